@@ -1,0 +1,65 @@
+# Quick-start: an APA + AGLU gated SE-ResNet on Fashion-MNIST-LT (rho = 100), on a laptop CPU.
+#
+# Model: the APA paper's SE-ResNet (AGLU at every ReLU position, APA-gated SE with LayerNorm
+# and Dropout after bn3), made small for 28x28 grey images: depth 26 (2-2-2-2 bottlenecks),
+# base width 16 (a quarter of ResNet-50's), CIFAR-style 3x3 stem without max-pool.
+# Data: real Fashion-MNIST; the training split made long-tailed with
+# n_i = 6000 * 100^(-i/9) (6000 ... 60 images per class, 14,880 in all), the test split
+# balanced (10,000). Shot groups are scaled to this data set: many > 1000, medium 200-1000,
+# few < 200 training images (ImageNet-LT uses 100 / 20).
+# Not a paper number: a smoke-scale demonstration of the whole pipeline.
+_base_ = [
+    '../_base_/models/gated-se-resnet50_apa-aglu.py',
+    'mmpretrain::_base_/default_runtime.py',
+]
+
+model = dict(
+    data_preprocessor=dict(num_classes=10, mean=[72.94], std=[90.02], to_rgb=False),
+    backbone=dict(depth=26, in_channels=1, stem_channels=16, base_channels=16,
+                  stem_type='cifar'),
+    head=dict(num_classes=10, in_channels=512, topk=(1, )))
+
+train_set = dict(type='FashionMNISTLT', split='train', imbalance_ratio=100, data_root=None)
+train_pipeline = [
+    dict(type='RandomCrop', crop_size=28, padding=2),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='PackInputs'),
+]
+test_pipeline = [dict(type='PackInputs')]
+
+train_dataloader = dict(
+    batch_size=128,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(train_set, pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=256,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(type='FashionMNISTLT', split='test', data_root=None, pipeline=test_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = dict(type='ShotAccuracy', train_dataset=train_set, many_thr=1000, few_thr=200)
+test_evaluator = val_evaluator
+
+max_epochs = 10
+optim_wrapper = dict(
+    optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=5e-4, nesterov=True))
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=1,
+         convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', T_max=max_epochs - 1, by_epoch=True, begin=1,
+         end=max_epochs, convert_to_iter_based=True),
+]
+train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=max_epochs)
+val_cfg = dict()
+test_cfg = dict()
+auto_scale_lr = dict(base_batch_size=128)
+
+default_hooks = dict(
+    logger=dict(type='LoggerHook', interval=20),
+    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=2, save_last=True))
+vis_backends = [dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')]
+visualizer = dict(type='UniversalVisualizer', vis_backends=vis_backends)
+randomness = dict(seed=0, deterministic=False)

@@ -1,0 +1,1 @@
+from . import activations, attention, backbones  # noqa: F401

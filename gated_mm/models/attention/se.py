@@ -1,0 +1,80 @@
+r"""Squeeze-and-Excitation with a configurable gate (Sigmoid, APA, or any registered module).
+
+Hu et al., "Squeeze-and-Excitation Networks" (CVPR 2018), and the APA variant of
+Alexandridis et al., "Adaptive Parametric Activation" (ECCV 2024, Sec. 3.3)::
+
+    y = GAP(x)                                   (N, C)
+    y = LayerNorm_C(y)                           (APA variant only: ``layer_norm=True``)
+    y = W2 · act(W1 · y)                         W1: C → C/r, W2: C/r → C
+    y = Dropout(y)                               (APA variant only: ``dropout=0.1``)
+    out = x · gate(y)[..., None, None]           (N, C, H, W)
+
+The APA paper's SE-ResNets use r = 16 (ImageNet, detection; r = 4 on CIFAR), linear layers
+without bias, gate APA with κ ~ U(−1, 0), λ ~ U(0, 1), and LayerNorm + Dropout(0.1) only in the
+APA variant (``../shared/REFERENCE.md`` section 2). :meth:`GatedSE.apa_variant` gives that
+variant; the default arguments give the plain Sigmoid SE of the same code.
+"""
+from typing import Optional
+
+import torch
+from mmcv.cnn import build_activation_layer
+from mmengine.model import BaseModule
+from mmengine.registry import MODELS
+from torch import Tensor, nn
+
+
+@MODELS.register_module()
+class GatedSE(BaseModule):
+    """SE block whose excitation gate is configurable.
+
+    Args:
+        channels: C, the number of input (and output) channels.
+        ratio: reduction r; the hidden width is max(C // r, 1).
+        gate_cfg: config of the gate, e.g. ``dict(type='Sigmoid')`` or ``dict(type='APA')``.
+        act_cfg: activation between the two linear layers.
+        layer_norm: apply LayerNorm(C) to the pooled vector (APA variant).
+        dropout: dropout probability after the second linear layer (APA variant: 0.1).
+        bias: bias in the two linear layers (False in the APA public code).
+        init_cfg: mmengine init config.
+
+    Shape: input (N, C, H, W), any H, W ≥ 1; output the same shape and dtype.
+
+    Raises:
+        ValueError: ``channels`` or ``ratio`` < 1, or an input whose dim 1 is not C.
+    """
+
+    def __init__(self,
+                 channels: int,
+                 ratio: int = 16,
+                 gate_cfg: dict = dict(type='Sigmoid'),
+                 act_cfg: dict = dict(type='ReLU', inplace=True),
+                 layer_norm: bool = False,
+                 dropout: float = 0.0,
+                 bias: bool = False,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(init_cfg=init_cfg)
+        if channels < 1 or ratio < 1:
+            raise ValueError(f'GatedSE: channels and ratio must be >= 1, got channels={channels},'
+                             f' ratio={ratio}')
+        hidden = max(channels // ratio, 1)
+        self.channels = channels
+        self.norm = nn.LayerNorm(channels) if layer_norm else nn.Identity()
+        self.fc1 = nn.Linear(channels, hidden, bias=bias)
+        self.act = build_activation_layer(act_cfg)
+        self.fc2 = nn.Linear(hidden, channels, bias=bias)
+        self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
+        self.gate = build_activation_layer(gate_cfg)
+
+    @classmethod
+    def apa_variant(cls, channels: int, ratio: int = 16, **kwargs) -> 'GatedSE':
+        """The APA paper's SE: LayerNorm, no-bias MLP, Dropout(0.1), APA gate."""
+        kwargs = {**dict(gate_cfg=dict(type='APA'), layer_norm=True, dropout=0.1), **kwargs}
+        return cls(channels, ratio, **kwargs)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.dim() != 4 or x.shape[1] != self.channels:
+            raise ValueError(f'GatedSE: expected input (N, {self.channels}, H, W), '
+                             f'got shape {tuple(x.shape)}')
+        y = torch.mean(x, dim=(2, 3))
+        y = self.dropout(self.fc2(self.act(self.fc1(self.norm(y)))))
+        return x * self.gate(y)[:, :, None, None]

@@ -1,0 +1,256 @@
+r"""GatedResNet: one ResNet/ResNeXt family with per-position activations and attention.
+
+Registered in the mmpretrain and the mmdet ``MODELS`` registries, with the conventions of
+both (``out_indices``, ``frozen_stages``, ``norm_eval``, ``init_cfg``, ``with_cp``).
+
+Defaults give the APA paper's SE-ResNet-50 (Alexandridis et al., ECCV 2024, Sec. 4; public
+code): AGLU at every ReLU position (stem, after bn1, bn2 and the residual add) and an SE block
+after bn3 with LayerNorm, no-bias MLP (r = 16), Dropout(0.1) and an APA gate. The paper's
+baseline SE-R50 is ``act_cfg=dict(type='ReLU', inplace=True)`` with
+``attention_cfg=dict(type='GatedSE', ratio=16, gate_cfg=dict(type='Sigmoid'))``.
+
+Activation config (``act_cfg``) is one of
+  * a single config (has ``type``): used at the default positions ``stem``, ``bn1``,
+    ``bn2``, ``add`` (the ReLU positions of a ResNet);
+  * a dict position → config with positions ``stem``, ``bn1``, ``bn2``, ``bn3``,
+    ``shortcut``, ``add``; a missing position is the identity. Each block position may also
+    be a list of ``num_stages`` configs (one per stage).
+``attention_cfg`` is a config built with ``channels=C_out`` after bn3, None, or a list of
+``num_stages`` of those. Every position of every block gets its own module instance (its
+own κ and λ for APA/AGLU).
+
+Shape: (N, in_channels, H, W), any H, W → tuple of stage outputs
+(N, base_channels · 4 · 2^i, H / 2^(i+2), W / 2^(i+2)) for i in ``out_indices`` (ImageNet stem),
+strides /2^i for the CIFAR stem.
+"""
+from typing import Dict, List, Optional, Sequence, Union
+
+import torch.nn as nn
+from mmcv.cnn import build_conv_layer, build_norm_layer
+from mmengine.model import BaseModule, Sequential
+from torch import Tensor
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from ..registry import register_in_scopes
+from .gated_bottleneck import BLOCK_ACT_POSITIONS, GatedBottleneck, build_optional_act
+
+ACT_POSITIONS = ('stem', ) + BLOCK_ACT_POSITIONS
+RELU_POSITIONS = ('stem', 'bn1', 'bn2', 'add')
+
+APA_SE = dict(type='GatedSE', ratio=16, gate_cfg=dict(type='APA'), layer_norm=True, dropout=0.1)
+
+
+@register_in_scopes()
+class GatedResNet(BaseModule):
+    """Gated ResNet / ResNeXt backbone (bottleneck blocks).
+
+    Args:
+        depth: 26, 50, 101 or 152 (bottleneck counts (2,2,2,2), (3,4,6,3), (3,4,23,3),
+            (3,8,36,3)).
+        in_channels: image channels.
+        stem_channels: channels of the stem conv.
+        base_channels: width of the first stage's 3×3 conv (64 for ResNet-50).
+        groups, width_per_group: ResNeXt cardinality and group width (ResNeXt-50 32×4d:
+            ``groups=32, width_per_group=4``).
+        num_stages: 1-4.
+        strides, dilations: per stage.
+        out_indices: stages whose outputs are returned (tuple, mmpretrain/mmdet convention).
+        style: 'pytorch' (stride on the 3×3 conv) or 'caffe' (on the first 1×1 conv).
+        stem_type: 'imagenet' (7×7/2 conv, BN, act, 3×3/2 max-pool) or 'cifar' (3×3/1 conv,
+            BN, act; for small images such as 28×28 or 32×32).
+        avg_down: ResNet-D shortcut (average pooling before the 1×1 conv).
+        act_cfg: activation config, see the module docstring.
+        attention_cfg: attention config after bn3, see the module docstring.
+        frozen_stages: stages (and the stem for ≥ 0) whose parameters, including gate
+            parameters, are frozen and whose norm layers are kept in eval mode; −1: none.
+        norm_cfg, conv_cfg: mmcv configs.
+        norm_eval: keep BN layers in eval mode during training (detection fine-tuning).
+        with_cp: gradient checkpointing per block.
+        zero_init_residual: zero-initialise the last BN of every block.
+        init_cfg: mmengine init config (``dict(type='Pretrained', checkpoint=...)`` to load).
+
+    Raises:
+        ValueError: unknown depth, stem type or activation position, a per-stage list whose length is not ``num_stages``, bad indices, or (in
+            ``forward``) an input whose channel count is not ``in_channels``.
+    """
+
+    arch_settings = {26: (2, 2, 2, 2), 50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
+
+    def __init__(self,
+                 depth: int = 50,
+                 in_channels: int = 3,
+                 stem_channels: int = 64,
+                 base_channels: int = 64,
+                 groups: int = 1,
+                 width_per_group: int = 4,
+                 num_stages: int = 4,
+                 strides: Sequence[int] = (1, 2, 2, 2),
+                 dilations: Sequence[int] = (1, 1, 1, 1),
+                 out_indices: Sequence[int] = (3, ),
+                 style: str = 'pytorch',
+                 stem_type: str = 'imagenet',
+                 avg_down: bool = False,
+                 act_cfg: Optional[dict] = dict(type='AGLU'),
+                 attention_cfg: Union[None, dict, List[Optional[dict]]] = APA_SE,
+                 frozen_stages: int = -1,
+                 conv_cfg: Optional[dict] = None,
+                 norm_cfg: dict = dict(type='BN', requires_grad=True),
+                 norm_eval: bool = False,
+                 with_cp: bool = False,
+                 zero_init_residual: bool = True,
+                 init_cfg=[
+                     dict(type='Kaiming', layer=['Conv2d']),
+                     dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])
+                 ]):
+        super().__init__(init_cfg=init_cfg)
+        if depth not in self.arch_settings:
+            raise ValueError(f'GatedResNet: invalid depth {depth}; expected one of '
+                           f'{sorted(self.arch_settings)}')
+        if stem_type not in ('imagenet', 'cifar'):
+            raise ValueError(f"GatedResNet: stem_type must be 'imagenet' or 'cifar', got {stem_type!r}")
+        if not 1 <= num_stages <= 4:
+            raise ValueError(f'GatedResNet: num_stages must be in 1..4, got {num_stages}')
+        if len(strides) < num_stages or len(dilations) < num_stages:
+            raise ValueError(f'GatedResNet: strides and dilations need {num_stages} entries, got '
+                             f'{strides} and {dilations}')
+        if isinstance(out_indices, int):
+            out_indices = (out_indices, )
+        out_indices = tuple(i if i >= 0 else num_stages + i for i in out_indices)
+        if not all(0 <= i < num_stages for i in out_indices):
+            raise ValueError(f'GatedResNet: out_indices {out_indices} outside 0..{num_stages - 1}')
+        if not -1 <= frozen_stages <= num_stages:
+            raise ValueError(f'GatedResNet: frozen_stages must be in -1..{num_stages}, '
+                             f'got {frozen_stages}')
+        self.depth, self.num_stages, self.out_indices = depth, num_stages, out_indices
+        self.frozen_stages, self.norm_eval = frozen_stages, norm_eval
+        self.zero_init_residual = zero_init_residual
+        self.stem_type, self.in_channels = stem_type, in_channels
+        positions = self._positions(act_cfg)
+        attentions = self._per_stage(attention_cfg, 'attention_cfg')
+
+        # stem
+        if stem_type == 'imagenet':
+            self.conv1 = build_conv_layer(conv_cfg, in_channels, stem_channels, 7, stride=2,
+                                          padding=3, bias=False)
+            self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        else:
+            self.conv1 = build_conv_layer(conv_cfg, in_channels, stem_channels, 3, stride=1,
+                                          padding=1, bias=False)
+            self.maxpool = nn.Identity()
+        self.norm1_name, norm1 = build_norm_layer(norm_cfg, stem_channels, postfix=1)
+        self.add_module(self.norm1_name, norm1)
+        self.stem_act = build_optional_act(positions.pop('stem'))
+
+        # stages
+        self.res_layers = []
+        in_ch = stem_channels
+        for i, num_blocks in enumerate(self.arch_settings[depth][:num_stages]):
+            out_ch = base_channels * GatedBottleneck.expansion * 2**i
+            block_acts = {pos: cfgs[i] for pos, cfgs in positions.items()}
+            blocks = []
+            for j in range(num_blocks):
+                stride = strides[i] if j == 0 else 1
+                downsample = None
+                if j == 0 and (stride != 1 or in_ch != out_ch):
+                    downsample = self._shortcut(in_ch, out_ch, stride, avg_down, conv_cfg,
+                                                norm_cfg)
+                blocks.append(
+                    GatedBottleneck(
+                        in_ch, out_ch, stride=stride, dilation=dilations[i],
+                        downsample=downsample, groups=groups, width_per_group=width_per_group,
+                        base_channels=base_channels, style=style, act_cfgs=block_acts,
+                        attention_cfg=attentions[i], conv_cfg=conv_cfg, norm_cfg=norm_cfg,
+                        with_cp=with_cp))
+                in_ch = out_ch
+            name = f'layer{i + 1}'
+            self.add_module(name, Sequential(*blocks))
+            self.res_layers.append(name)
+        self.feat_dim = in_ch
+        self._freeze_stages()
+
+    # ----------------------------------------------------------------- config parsing
+    def _per_stage(self, cfg, key: str) -> List[Optional[dict]]:
+        if isinstance(cfg, (list, tuple)):
+            if len(cfg) != self.num_stages:
+                raise ValueError(f'GatedResNet: {key} list has {len(cfg)} entries, expected one '
+                                 f'per stage ({self.num_stages})')
+            return list(cfg)
+        return [cfg] * self.num_stages
+
+    def _positions(self, act_cfg) -> Dict[str, list]:
+        if act_cfg is None:
+            per_pos = {}
+        elif isinstance(act_cfg, dict) and 'type' in act_cfg:
+            per_pos = {pos: act_cfg for pos in RELU_POSITIONS}
+        elif isinstance(act_cfg, dict):
+            unknown = set(act_cfg) - set(ACT_POSITIONS)
+            if unknown:
+                raise ValueError(f'GatedResNet: act_cfg has unknown position(s) {sorted(unknown)}; '
+                               f'expected a config with "type" or keys from {ACT_POSITIONS}')
+            per_pos = dict(act_cfg)
+        else:
+            raise TypeError(f'GatedResNet: act_cfg must be a dict or None, got {act_cfg!r}')
+        stem = per_pos.pop('stem', None)
+        if isinstance(stem, (list, tuple)):
+            raise ValueError('GatedResNet: act_cfg["stem"] must be a single config, not a list')
+        out = {pos: self._per_stage(per_pos.get(pos), f'act_cfg["{pos}"]')
+               for pos in BLOCK_ACT_POSITIONS}
+        out['stem'] = stem
+        return out
+
+    @staticmethod
+    def _shortcut(in_ch, out_ch, stride, avg_down, conv_cfg, norm_cfg) -> nn.Sequential:
+        layers = []
+        conv_stride = stride
+        if avg_down and stride != 1:
+            layers.append(nn.AvgPool2d(stride, stride, ceil_mode=True, count_include_pad=False))
+            conv_stride = 1
+        layers += [build_conv_layer(conv_cfg, in_ch, out_ch, 1, stride=conv_stride, bias=False),
+                   build_norm_layer(norm_cfg, out_ch)[1]]
+        return nn.Sequential(*layers)
+
+    # ----------------------------------------------------------------- mmdet/mmpretrain API
+    @property
+    def norm1(self):
+        return getattr(self, self.norm1_name)
+
+    def init_weights(self):
+        super().init_weights()
+        pretrained = isinstance(self.init_cfg, dict) and self.init_cfg.get('type') == 'Pretrained'
+        if self.zero_init_residual and not pretrained:
+            for m in self.modules():
+                if isinstance(m, GatedBottleneck):
+                    nn.init.constant_(m.norm3.weight, 0)
+
+    def _freeze_stages(self):
+        if self.frozen_stages < 0:
+            return
+        frozen = [self.conv1, self.norm1, self.stem_act]
+        frozen += [getattr(self, f'layer{i}') for i in range(1, self.frozen_stages + 1)]
+        for module in frozen:
+            module.eval()
+            for param in module.parameters():
+                param.requires_grad = False
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            for m in self.modules():
+                if isinstance(m, _BatchNorm):
+                    m.eval()
+        return self
+
+    def forward(self, x: Tensor):
+        if x.dim() != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(
+                f'GatedResNet: got input of shape {tuple(x.shape)} but model.backbone.in_channels'
+                f'={self.in_channels}; set in_channels (and data_preprocessor mean/std, to_rgb) '
+                f'to match the images')
+        x = self.maxpool(self.stem_act(self.norm1(self.conv1(x))))
+        outs = []
+        for i, name in enumerate(self.res_layers):
+            x = getattr(self, name)(x)
+            if i in self.out_indices:
+                outs.append(x)
+        return tuple(outs)

@@ -1,0 +1,186 @@
+"""APA / AGLU against an independent float64 reference of the paper's equations.
+
+The reference below is written from Eq. (4)/(5) of the APA paper in its *direct* form
+(λ·exp(−κz) + 1)^(−1/λ), differentiated by autograd, and evaluated in float64 at inputs where
+the direct form is accurate. The module under test uses the log-space form and a hand-written
+backward, so agreement checks both the algebra and the gradient code.
+"""
+import math
+
+import pytest
+import torch
+from mmengine.registry import MODELS
+
+import gated_mm  # noqa: F401  (registers the modules)
+from gated_mm.models.activations import AGLU, APA, aglu, apa
+
+
+def ref_eta(z, kappa, lambda_):
+    return (lambda_ * torch.exp(-kappa * z) + 1) ** (-1 / lambda_)
+
+
+def ref_grads(fn, z, kappa, lambda_, grad_out):
+    z, kappa, lambda_ = (t.detach().double().requires_grad_() for t in (z, kappa, lambda_))
+    out = fn(z, kappa, lambda_)
+    grads = torch.autograd.grad(out, (z, kappa, lambda_), grad_out.double())
+    return out.detach(), grads
+
+
+def module_grads(module, z, grad_out):
+    z = z.detach().clone().requires_grad_()
+    out = module(z)
+    out.backward(grad_out)
+    return out.detach(), (z.grad, module.kappa.grad, module.lambda_.grad)
+
+
+CASES = [  # (kappa, lambda) pairs covering λ < 1, λ = 1, λ > 1 and negative κ
+    (1.1, 0.6), (1.0, 1.0), (-0.7, 0.3), (0.9, 2.5), (1.2, 0.05)]
+
+
+@pytest.mark.parametrize('kappa,lambda_', CASES)
+@pytest.mark.parametrize('unit', [False, True])
+def test_forward_and_all_gradients_match_float64_reference(kappa, lambda_, unit):
+    torch.manual_seed(0)
+    z = torch.randn(4, 3, 5, 5, dtype=torch.float64) * 3
+    grad_out = torch.randn_like(z)
+    cls = AGLU if unit else APA
+    m = cls(kappa_init=kappa, lambda_init=lambda_).double()
+    fn = (lambda z, k, l: z * ref_eta(z, k, l)) if unit else ref_eta
+    ref_out, ref_g = ref_grads(fn, z, m.kappa, m.lambda_, grad_out)
+    out, g = module_grads(m, z, grad_out)
+    torch.testing.assert_close(out, ref_out, rtol=1e-12, atol=1e-12)
+    for got, want, name in zip(g, ref_g, ('z', 'kappa', 'lambda')):
+        torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-10, msg=name)
+
+
+def test_public_code_lambda_gradient_bug_is_not_reproduced():
+    # REFERENCE section 1: at λ=0.6, κ=1.1, z=−1 the true ∂AGLU/∂λ is −0.193
+    # (the public hand-written backward gives +0.321).
+    m = AGLU(kappa_init=1.1, lambda_init=0.6).double()
+    m(torch.tensor([-1.0], dtype=torch.float64)).sum().backward()
+    assert m.lambda_.grad.item() == pytest.approx(-0.193, abs=1e-3)
+
+
+def test_special_cases_sigmoid_silu_gumbel():
+    z = torch.linspace(-8, 8, 101, dtype=torch.float64)
+    one = torch.ones(1, dtype=torch.float64)
+    torch.testing.assert_close(apa(z, one, one), torch.sigmoid(z))
+    torch.testing.assert_close(aglu(z, one, one), torch.nn.functional.silu(z))
+    # λ → 0⁺ with κ = 1 is the Gumbel gate exp(−exp(−z)).
+    lam = torch.full((1, ), 1e-7, dtype=torch.float64)
+    torch.testing.assert_close(apa(z, one, lam, lambda_min=1e-8), torch.exp(-torch.exp(-z)),
+                               rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize('unit', [False, True])
+@pytest.mark.parametrize('per_channel', [False, True])
+def test_gradcheck_and_gradgradcheck(unit, per_channel):
+    torch.manual_seed(1)
+    cls = AGLU if unit else APA
+    m = cls(num_channels=3 if per_channel else None).double()
+    with torch.no_grad():  # away from the λ floor where the clamp has a kink
+        m.lambda_.uniform_(0.3, 1.5)
+    z = (torch.randn(2, 3, 4, 4, dtype=torch.float64) * 2).requires_grad_()
+    fn = aglu if unit else apa
+
+    def f(z, k, l):
+        view = (1, 3, 1, 1) if per_channel else (1, )
+        return fn(z, k.view(view), l.view(view))
+
+    inputs = (z, m.kappa.detach().clone().requires_grad_(),
+              m.lambda_.detach().clone().requires_grad_())
+    assert torch.autograd.gradcheck(f, inputs)
+    assert torch.autograd.gradgradcheck(f, inputs)
+
+
+@pytest.mark.parametrize('unit', [False, True])
+@pytest.mark.parametrize('lambda_', [1e-4, 2e-4, 1.0, 5.0])
+@pytest.mark.parametrize('kappa', [-1.3, 1e-3, 1.2])
+def test_finite_at_extreme_inputs(unit, lambda_, kappa):
+    z = torch.tensor([-1e4, -1e3, -80.0, -1.0, 0.0, 1.0, 80.0, 1e3, 1e4]).requires_grad_()
+    m = (AGLU if unit else APA)(kappa_init=kappa, lambda_init=lambda_)
+    out = m(z)
+    out.sum().backward()
+    for t in (out, z.grad, m.kappa.grad, m.lambda_.grad):
+        assert torch.isfinite(t).all(), (t, lambda_, kappa)
+    gate = out.detach() if not unit else out.detach() / torch.where(z == 0, 1.0, z.detach())
+    assert ((gate >= 0) & (gate <= 1)).all()
+    if abs(kappa) >= 1:  # far from the transition the gate saturates at 0 and 1
+        on, off = (gate[-1], gate[0]) if kappa > 0 else (gate[0], gate[-1])
+        assert on.item() == pytest.approx(1.0) and off.item() == pytest.approx(0.0, abs=1e-30)
+
+
+def test_lambda_floor_clamps_and_stops_gradient():
+    m = APA(kappa_init=1.0, lambda_init=-0.5, lambda_min=1e-3)
+    z = torch.randn(10)
+    out = m(z)
+    torch.testing.assert_close(out, ref_eta(z.double(), 1.0, 1e-3).float())
+    out.sum().backward()
+    assert m.lambda_.grad.item() == 0.0
+
+
+@pytest.mark.parametrize('dtype', [torch.bfloat16, torch.float16])
+def test_autocast_computes_in_float32(dtype):
+    torch.manual_seed(2)
+    m = AGLU(kappa_init=1.1, lambda_init=0.4)
+    x = torch.randn(2, 8, 6, 6)
+    conv = torch.nn.Conv2d(8, 8, 1)
+    with torch.autocast('cpu', dtype=dtype):
+        h = conv(x)
+        assert h.dtype == dtype
+        y = m(h)
+    assert y.dtype == dtype
+    want = h.double() * ref_eta(h.double(), 1.1, 0.4)
+    eps = torch.finfo(dtype).eps  # the fp32 result rounded once to the low precision
+    torch.testing.assert_close(y.double(), want, rtol=eps, atol=eps)
+    y.float().sum().backward()
+    assert m.kappa.grad.dtype == torch.float32 and torch.isfinite(m.kappa.grad).all()
+
+
+def test_per_channel_parameters_broadcast_on_dim1():
+    m = AGLU(num_channels=3, kappa_init=1.0, lambda_init=1.0).double()
+    with torch.no_grad():
+        m.kappa.copy_(torch.tensor([0.5, 1.0, 2.0]))
+        m.lambda_.copy_(torch.tensor([0.2, 1.0, 3.0]))
+    z = torch.randn(2, 3, 4, dtype=torch.float64)
+    out = m(z)
+    for c in range(3):
+        want = z[:, c] * ref_eta(z[:, c], m.kappa[c].item(), m.lambda_[c].item())
+        torch.testing.assert_close(out[:, c], want)
+    with pytest.raises(ValueError, match=r'expected input \(N, 3, \.\.\.\)'):
+        m(torch.randn(2, 4, 4))
+
+
+def test_saved_tensors_are_only_the_input_and_parameters():
+    m = AGLU()
+    z = torch.randn(4, 16, 8, 8, requires_grad=True)
+    saved = []
+
+    def pack(t):
+        saved.append(t)
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        m(z)
+    big = [t for t in saved if t.numel() > 1]
+    assert len(big) == 1 and big[0].numel() == z.numel()
+
+
+def test_init_ranges_and_registry():
+    torch.manual_seed(3)
+    a = MODELS.build(dict(type='AGLU', inplace=True))  # ConvModule injects inplace
+    assert 0.8 <= a.kappa.item() <= 1.2 and 0.0 <= a.lambda_.item() <= 1.0
+    g = MODELS.build(dict(type='APA', kappa_init=(-2.0, -1.5), lambda_init=0.7))
+    assert -2.0 <= g.kappa.item() <= -1.5 and g.lambda_.item() == pytest.approx(0.7)
+    with pytest.raises(ValueError, match='low <= high'):
+        APA(kappa_init=(1.0, 0.0))
+    with pytest.raises(ValueError, match='lambda_min must be > 0'):
+        AGLU(lambda_min=0)
+
+
+def test_usable_as_act_cfg_in_conv_module():
+    from mmcv.cnn import ConvModule
+    conv = ConvModule(3, 4, 3, padding=1, norm_cfg=dict(type='BN'), act_cfg=dict(type='AGLU'))
+    assert isinstance(conv.activate, AGLU)
+    y = conv(torch.randn(2, 3, 7, 9))
+    assert y.shape == (2, 4, 7, 9) and math.isfinite(y.sum().item())

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# README command 2: set up the environment if needed (tools/setup_env.sh), then run the tests.
+#   bash tools/run_tests.sh [pytest args]
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PY=$(bash "$ROOT/tools/setup_env.sh" | tail -n 1)
+cd "$ROOT"
+export PATH="$(dirname "$PY"):$PATH"   # tools/*.sh find the environment's python
+exec "$PY" -m pytest tests -q -ra "$@"
