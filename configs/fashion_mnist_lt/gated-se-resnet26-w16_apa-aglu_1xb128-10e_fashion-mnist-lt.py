@@ -4,7 +4,7 @@
 # and Dropout after bn3), made small for 28x28 grey images: depth 26 (2-2-2-2 bottlenecks),
 # base width 16 (a quarter of ResNet-50's), CIFAR-style 3x3 stem without max-pool.
 # Data: real Fashion-MNIST; the training split made long-tailed with
-# n_i = 6000 * 100^(-i/9) (6000 ... 60 images per class, 14,880 in all), the test split
+# n_i = floor(6000 * 100^(-i/9)) (6000 ... 60 images per class, 14,886 in all), the test split
 # balanced (10,000). Shot groups are scaled to this data set: many > 1000, medium 200-1000,
 # few < 200 training images (ImageNet-LT uses 100 / 20).
 # Not a paper number: a smoke-scale demonstration of the whole pipeline.

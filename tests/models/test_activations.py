@@ -184,3 +184,27 @@ def test_usable_as_act_cfg_in_conv_module():
     assert isinstance(conv.activate, AGLU)
     y = conv(torch.randn(2, 3, 7, 9))
     assert y.shape == (2, 4, 7, 9) and math.isfinite(y.sum().item())
+
+
+def test_compiled_kernels_equal_eager_within_1e6(monkeypatch):
+    """The fused torch.compile kernels (default outside the tests) give the eager results."""
+    import importlib
+    apa_mod = importlib.import_module('gated_mm.models.activations.apa')
+    torch.manual_seed(4)
+    m = AGLU(kappa_init=1.1, lambda_init=0.6)
+    results = []
+    for mode in ('0', 'auto'):
+        monkeypatch.setattr(apa_mod._Kernels, 'mode', mode)
+        m.zero_grad()
+        outs = []
+        for shape in [(2, 8, 5, 7), (3, 8, 9, 4)]:  # a new shape must not break (dynamic)
+            z = (torch.randn(*shape, generator=torch.Generator().manual_seed(5)) * 4)
+            z.requires_grad_()
+            y = m(z)
+            y.backward(torch.ones_like(y))
+            outs += [y.detach(), z.grad]
+        results.append(outs + [m.kappa.grad.clone(), m.lambda_.grad.clone()])
+    assert apa_mod._Kernels._compiled is not None, 'the compiled kernels were never used'
+    assert not apa_mod._Kernels._failed, 'compilation failed and fell back to eager'
+    for eager, compiled in zip(*results):
+        torch.testing.assert_close(compiled, eager, rtol=1e-6, atol=1e-6)
