@@ -1,0 +1,281 @@
+"""Tests of gated_mm.compat: each fix works, is needed (the same call fails with the
+upstream object put back), is idempotent and stays narrow."""
+import json
+import os
+import pickle
+import socket
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import gated_mm  # noqa: F401  (applies the fixes)
+from gated_mm import compat
+
+TORCH_2_6 = compat._version_tuple(torch.__version__) >= (2, 6)
+
+
+def test_apply_all_idempotent():
+    status = dict(compat.STATUS)
+    assert set(status) == {'mmengine_checkpoint_weights_only', 'lvis_np_float',
+                           'mmpretrain_np_in1d', 'mmcv_adjust_hue', 'mmengine_amp_cpu'}
+    for patch in (compat.patch_mmengine_checkpoint_loading, compat.patch_lvis_numpy,
+                  compat.patch_mmpretrain_retrieval_numpy, compat.patch_mmcv_adjust_hue,
+                  compat.patch_amp_optim_wrapper_cpu):
+        assert patch() is False, f'{patch.__name__} changed something on a second call'
+    assert compat.apply_all() == status
+
+
+def test_module_shim_forwards_and_overrides():
+    shim = compat._ModuleShim(np, in1d='x')
+    assert shim.in1d == 'x'
+    assert shim.ndarray is np.ndarray and shim.float64 is np.float64
+    assert not hasattr(np, 'in1d') or np.in1d != 'x'
+
+
+# ---------------------------------------------------------------- (a) checkpoints
+def _save_runner_style_checkpoint(path, model):
+    """What Runner.save_checkpoint writes: meta, weights, optimizer, message hub."""
+    from mmengine.logging import MessageHub
+    hub = MessageHub.get_instance('gated_mm_test_compat_ckpt')
+    hub.update_scalar('train/loss', 0.25)
+    hub.update_info('iter', 3)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    model(torch.ones(1, 2)).sum().backward()
+    optimizer.step()
+    torch.save({
+        'meta': {'epoch': 0, 'iter': 3, 'seed': np.int64(0), 'dataset_meta': {}},
+        'state_dict': model.state_dict(),
+        'optimizer': optimizer.state_dict(),
+        'message_hub': hub.state_dict(),
+    }, path)
+
+
+@pytest.mark.skipif(not TORCH_2_6, reason='weights_only default changed in torch 2.6')
+def test_mmengine_checkpoint_loading(tmp_path, monkeypatch):
+    from mmengine.logging import HistoryBuffer
+    from mmengine.runner import checkpoint as ckpt_module
+    path = str(tmp_path / 'iter_3.pth')
+    src = nn.Linear(2, 2)
+    _save_runner_style_checkpoint(path, src)
+
+    # mmengine's loaders read it ...
+    ckpt = ckpt_module._load_checkpoint(path, map_location='cpu')
+    assert isinstance(ckpt['message_hub']['log_scalars']['train/loss'], HistoryBuffer)
+    dst = nn.Linear(2, 2)
+    ckpt_module.load_checkpoint(dst, path, map_location='cpu')
+    assert torch.equal(dst.weight, src.weight) and torch.equal(dst.bias, src.bias)
+
+    # ... global torch.load keeps torch's safe default (narrow fix) ...
+    with pytest.raises(pickle.UnpicklingError, match='Unsupported global'):
+        torch.load(path)
+    # ... an explicit weights_only from a caller wins ...
+    with pytest.raises(pickle.UnpicklingError):
+        ckpt_module.torch.load(path, weights_only=True)
+    # ... and without the fix mmengine fails.
+    monkeypatch.setattr(ckpt_module, 'torch', torch)
+    with pytest.raises(pickle.UnpicklingError, match='Unsupported global'):
+        ckpt_module._load_checkpoint(path, map_location='cpu')
+
+
+# ---------------------------------------------------------------- (b) NumPy aliases
+def _tiny_lvis(tmp_path):
+    """2 images, 2 categories; category 1 annotated in both images, 2 in image 1."""
+    gt = {
+        'images': [
+            {'id': 1, 'width': 100, 'height': 100, 'neg_category_ids': [],
+             'not_exhaustive_category_ids': []},
+            {'id': 2, 'width': 100, 'height': 100, 'neg_category_ids': [2],
+             'not_exhaustive_category_ids': []}],
+        'categories': [
+            {'id': 1, 'name': 'common_thing', 'frequency': 'f', 'image_count': 2,
+             'instance_count': 2},
+            {'id': 2, 'name': 'rare_thing', 'frequency': 'r', 'image_count': 1,
+             'instance_count': 1}],
+        'annotations': [
+            {'id': 1, 'image_id': 1, 'category_id': 1, 'bbox': [10, 10, 40, 40],
+             'area': 1600, 'segmentation': [[10, 10, 50, 10, 50, 50, 10, 50]]},
+            {'id': 2, 'image_id': 2, 'category_id': 1, 'bbox': [20, 20, 50, 50],
+             'area': 2500, 'segmentation': [[20, 20, 70, 20, 70, 70, 20, 70]]},
+            {'id': 3, 'image_id': 1, 'category_id': 2, 'bbox': [60, 60, 30, 30],
+             'area': 900, 'segmentation': [[60, 60, 90, 60, 90, 90, 60, 90]]}],
+    }
+    path = tmp_path / 'lvis_tiny.json'
+    path.write_text(json.dumps(gt))
+    # category 1 found in image 1 only (recall 0.5); category 2 found exactly
+    dets = [{'image_id': 1, 'category_id': 1, 'bbox': [10, 10, 40, 40], 'score': 0.9},
+            {'image_id': 1, 'category_id': 2, 'bbox': [60, 60, 30, 30], 'score': 0.8}]
+    return str(path), dets
+
+
+def test_lvis_eval_accumulate(tmp_path, monkeypatch):
+    lvis = pytest.importorskip('lvis')
+    import lvis.eval as lvis_eval
+    gt_path, dets = _tiny_lvis(tmp_path)
+    ev = lvis.LVISEval(lvis.LVIS(gt_path), list(dets), iou_type='bbox')
+    ev.run()
+    res = ev.get_results()
+    # 101-point interpolated AP: category 1 has precision 1 up to recall 0.5 -> 51/101
+    assert res['AP'] == pytest.approx((51 / 101 + 1.0) / 2)
+    assert res['APr'] == pytest.approx(1.0)
+    assert res['APf'] == pytest.approx(51 / 101)
+    assert not hasattr(np, 'float')  # global NumPy untouched
+
+    monkeypatch.setattr(lvis_eval, 'np', np)  # upstream module without the fix
+    ev = lvis.LVISEval(lvis.LVIS(gt_path), list(dets), iou_type='bbox')
+    ev.evaluate()
+    with pytest.raises(AttributeError, match='float'):
+        ev.accumulate()
+
+
+def test_in1d_semantics():
+    a = np.array([[1, 5], [3, 7]])
+    np.testing.assert_array_equal(compat._in1d(a, [3, 5]), [False, True, True, False])
+    np.testing.assert_array_equal(compat._in1d(a, [3, 5], invert=True),
+                                  [True, False, False, True])
+
+
+def test_mmpretrain_retrieval_metrics(monkeypatch):
+    from mmpretrain.evaluation.metrics import retrieval
+    from mmpretrain.evaluation.metrics import (RetrievalAveragePrecision,
+                                               RetrievalRecall)
+    # sample 0 ranks items [0, 2, 3, 1], relevant {2}; sample 1 ranks [1, 2, 3, 0], {1}
+    pred = torch.tensor([[0.9, 0.1, 0.5, 0.2], [0.1, 0.8, 0.3, 0.2]])
+    target = torch.tensor([[0, 0, 1, 0], [0, 1, 0, 0]])
+    recall = RetrievalRecall.calculate(pred, target, topk=(1, 2))
+    assert [float(r) for r in recall] == [50.0, 100.0]
+    ap = RetrievalAveragePrecision.calculate(pred, target, topk=4)
+    assert float(ap) == pytest.approx(75.0)  # mean(1/2, 1/1) in percent
+
+    if not hasattr(np, 'in1d'):
+        monkeypatch.setattr(retrieval, 'np', np)
+        with pytest.raises(AttributeError, match='in1d'):
+            RetrievalRecall.calculate(pred, target, topk=1)
+
+
+# ---------------------------------------------------------------- (c) adjust_hue
+def _hue_reference(img_bgr, hue_factor):
+    """Float HSV rotation of the hue by hue_factor turns."""
+    import cv2
+    hsv = cv2.cvtColor(img_bgr.astype(np.float32) / 255, cv2.COLOR_BGR2HSV)
+    hsv[..., 0] = (hsv[..., 0] + hue_factor * 360) % 360
+    return cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR) * 255
+
+
+@pytest.fixture
+def color_image():
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 256, (24, 24, 3), dtype=np.uint8)
+
+
+@pytest.mark.parametrize('backend', ['cv2', 'pillow'])
+@pytest.mark.parametrize('hue', [-0.5, -0.3, -0.1, 0.2])
+def test_adjust_hue_matches_float_reference(color_image, backend, hue):
+    import mmcv
+    out = mmcv.adjust_hue(color_image, hue, backend=backend)
+    assert out.shape == color_image.shape and out.dtype == np.uint8
+    err = np.abs(out.astype(np.float32) - _hue_reference(color_image, hue))
+    # uint8 HSV quantises hue to 1/256 turn: small errors; a wrong shift is off by ~50+
+    assert err.mean() < 3.0, err.mean()
+    assert np.percentile(err, 99) < 16
+
+
+def test_adjust_hue_needs_fix_and_keeps_positive_path(color_image, monkeypatch):
+    import mmcv
+    original = mmcv.adjust_hue.__wrapped__
+    np.testing.assert_array_equal(mmcv.adjust_hue(color_image, 0.2, backend='cv2'),
+                                  original(color_image, 0.2, backend='cv2'))
+    with pytest.raises(ValueError):
+        mmcv.adjust_hue(color_image, -0.7)
+    if np.lib.NumpyVersion(np.__version__) >= '2.0.0':
+        with pytest.raises(OverflowError):
+            original(color_image, -0.1, backend='cv2')
+
+
+def test_color_jitter_with_hue(color_image):
+    from mmpretrain.registry import TRANSFORMS
+    jitter = TRANSFORMS.build(dict(type='ColorJitter', hue=0.4))
+    np.random.seed(0)
+    for _ in range(8):  # hue ~ U(-0.4, 0.4): negative values are drawn
+        out = jitter.transform({'img': color_image.copy()})['img']
+        assert out.shape == color_image.shape
+
+
+# ---------------------------------------------------------------- AMP on CPU
+@pytest.mark.skipif(compat.accelerator_available(), reason='CPU-only behaviour')
+def test_amp_optim_wrapper_bf16_on_cpu(monkeypatch):
+    from mmengine.optim import AmpOptimWrapper
+    torch.manual_seed(0)
+    model = nn.Linear(4, 2)
+    wrapper = AmpOptimWrapper(optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+                              dtype='bfloat16')
+    before = model.weight.detach().clone()
+    with wrapper.optim_context(model):
+        out = model(torch.randn(3, 4))
+    assert out.dtype == torch.bfloat16
+    wrapper.update_params(out.float().pow(2).sum())
+    assert not torch.equal(before, model.weight)
+    assert 'loss_scaler' in wrapper.state_dict()
+    wrapper.load_state_dict(wrapper.state_dict())
+
+    with pytest.raises(AssertionError):  # fp16 on CPU: still mmengine's refusal
+        AmpOptimWrapper(optimizer=torch.optim.SGD(model.parameters(), lr=0.1))
+    monkeypatch.setattr(AmpOptimWrapper, '__init__', AmpOptimWrapper.__init__.__wrapped__)
+    with pytest.raises(AssertionError):  # upstream refuses bf16 on CPU too
+        AmpOptimWrapper(optimizer=torch.optim.SGD(model.parameters(), lr=0.1),
+                        dtype='bfloat16')
+
+
+# ---------------------------------------------------------------- (d) CPU DDP
+def _free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.skipif(compat.accelerator_available(), reason='CPU-only behaviour')
+def test_setup_cpu_distributed(monkeypatch):
+    import torch.distributed as dist
+    from mmengine.config import Config
+    from mmengine.model import MMDistributedDataParallel
+
+    from mmengine.dist import init_dist
+
+    cfg = Config(dict(model_wrapper_cfg=dict(find_unused_parameters=True)))
+    assert compat.setup_cpu_distributed(cfg, 'none') is False
+    assert 'env_cfg' not in cfg and 'device_ids' not in cfg.model_wrapper_cfg
+    for key in ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR', 'MASTER_PORT'):
+        monkeypatch.delenv(key, raising=False)
+    with pytest.raises(RuntimeError, match='RANK.*torchrun'):
+        compat.setup_cpu_distributed(cfg, 'pytorch')
+
+    env = dict(RANK='0', WORLD_SIZE='1', LOCAL_RANK='0', MASTER_ADDR='127.0.0.1',
+               MASTER_PORT=str(_free_port()))
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    # keep mmengine's set_multi_processing from changing this process's settings for good
+    for key in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'):
+        monkeypatch.setenv(key, os.environ.get(key, str(torch.get_num_threads())))
+    monkeypatch.setattr(torch.multiprocessing, 'set_start_method', lambda *a, **k: None)
+    # mmengine alone: init_dist selects a GPU first, even for gloo
+    with pytest.raises(RuntimeError):
+        init_dist('pytorch', backend='gloo')
+    assert not dist.is_initialized()
+    try:
+        assert compat.setup_cpu_distributed(cfg, 'pytorch') is True
+        assert dist.is_initialized() and dist.get_backend() == 'gloo'
+        assert cfg.env_cfg.dist_cfg.backend == 'gloo'
+        assert cfg.model_wrapper_cfg.to_dict() == dict(
+            type='MMDistributedDataParallel', device_ids=None, broadcast_buffers=False,
+            find_unused_parameters=True)
+        model = MMDistributedDataParallel(module=nn.Linear(2, 2),
+                                          **{k: v for k, v in cfg.model_wrapper_cfg.items()
+                                             if k != 'type'})
+        assert model.device_ids is None
+        # what mmengine's Runner.wrap_model passes by default fails on CPU
+        with pytest.raises(ValueError, match='device_ids'):
+            MMDistributedDataParallel(module=nn.Linear(2, 2), device_ids=[0])
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()

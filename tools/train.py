@@ -1,0 +1,131 @@
+#!/usr/bin/env python
+"""Train a model from a gated_mm config (mmpretrain- or mmdet-scoped) with mmengine's Runner.
+
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
+                          [--cfg-options k=v ...] [--launcher {none,pytorch,slurm,mpi}]
+
+``--work-dir`` defaults to ``work_dirs/<config name>`` (or the config's ``work_dir``);
+``--resume`` alone resumes from the latest checkpoint in the work dir, ``--resume CKPT``
+from that file. ``--amp`` switches ``optim_wrapper`` to ``AmpOptimWrapper``: dynamic fp16
+loss scaling on GPU, bfloat16 autocast on CPU (fp16 autocast does not exist on CPU).
+Distributed: ``bash tools/dist_train.sh CONFIG N`` (torchrun; gloo on CPU-only machines)
+or ``tools/slurm_train.sh``.
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+# this clone's gated_mm first, like OpenMMLab's tools (PYTHONPATH=tools/..)
+_REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+if _REPO not in sys.path:
+    sys.path.insert(0, _REPO)
+
+
+def parse_args(argv=None):
+    from mmengine.config import DictAction
+    parser = argparse.ArgumentParser(description='Train a gated_mm model')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='the dir to save logs and models '
+                        '(default: work_dirs/<config name>)')
+    parser.add_argument('--resume', nargs='?', type=str, const='auto',
+                        help='resume from CKPT if given, else from the latest '
+                        'checkpoint in the work dir')
+    parser.add_argument('--amp', action='store_true',
+                        help='automatic mixed precision (fp16 on GPU, bf16 on CPU)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config settings, key=value (xxx.yyy=zzz; '
+                        'lists as key="[a,b]")')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    # torch.distributed.launch passes --local-rank (torch >= 2.0) or --local_rank
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def _fail(msg):
+    sys.exit(f'train.py: error: {msg}')
+
+
+def enable_amp(cfg):
+    """Set ``cfg.optim_wrapper`` to ``AmpOptimWrapper`` (fp16 on GPU, bf16 on CPU)."""
+    from mmengine.logging import print_log
+
+    from gated_mm.compat import accelerator_available
+    optim = cfg.get('optim_wrapper')
+    if optim is None:
+        _fail('--amp: the config has no optim_wrapper')
+    wrapper_type = optim.get('type', 'OptimWrapper')
+    if wrapper_type not in ('OptimWrapper', 'AmpOptimWrapper'):
+        _fail(f'--amp needs optim_wrapper.type OptimWrapper, got {wrapper_type}')
+    optim.type = 'AmpOptimWrapper'
+    if accelerator_available():
+        if wrapper_type == 'OptimWrapper':
+            optim.setdefault('loss_scale', 'dynamic')
+    else:
+        dtype = optim.get('dtype')
+        if dtype not in (None, 'bfloat16'):
+            _fail(f'--amp on CPU runs bfloat16 only, the config sets '
+                  f'optim_wrapper.dtype={dtype!r}')
+        optim.dtype = 'bfloat16'
+        print_log('--amp on CPU: bfloat16 autocast (fp16 needs a GPU)', logger='current')
+
+
+def build_runner(cfg):
+    """``Runner.from_cfg`` (config's ``default_scope``), or ``RUNNERS`` for ``runner_type``."""
+    from mmengine.registry import RUNNERS
+    from mmengine.runner import Runner
+    if 'runner_type' in cfg:
+        return RUNNERS.build(cfg)
+    return Runner.from_cfg(cfg)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if not osp.isfile(args.config):
+        _fail(f'config file not found: {args.config}')
+    if (args.resume not in (None, 'auto') and '://' not in args.resume
+            and not osp.isfile(args.resume)):
+        _fail(f'checkpoint to resume from not found: {args.resume}')
+
+    import gated_mm  # noqa: F401  (compat fixes, then every registry)
+    from mmengine.config import Config
+
+    from gated_mm.compat import setup_cpu_distributed
+
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+
+    # work_dir priority: CLI > config > work_dirs/<config name>
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+
+    if args.amp:
+        enable_amp(cfg)
+
+    # resume priority: --resume CKPT > --resume (latest in work_dir)
+    if args.resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        cfg.resume = True
+        cfg.load_from = args.resume
+
+    try:
+        setup_cpu_distributed(cfg, args.launcher)
+    except (RuntimeError, ValueError) as e:
+        _fail(str(e))
+
+    runner = build_runner(cfg)
+    runner.train()
+
+
+if __name__ == '__main__':
+    main()
