@@ -2,7 +2,8 @@
 #
 # Model: the APA paper's SE-ResNet (AGLU at every ReLU position, APA-gated SE with LayerNorm
 # and Dropout after bn3), made small for 28x28 grey images: depth 26 (2-2-2-2 bottlenecks),
-# base width 16 (a quarter of ResNet-50's), CIFAR-style 3x3 stem without max-pool.
+# base width 16 (a quarter of ResNet-50's), CIFAR-style 3x3 stem without max-pool, stage
+# strides 2-2-2-1 (stages at 14, 7, 4, 4 px; ~0.35 s per batch of 128 on 2 CPU cores).
 # Data: real Fashion-MNIST; the training split made long-tailed with
 # n_i = floor(6000 * 100^(-i/9)) (6000 ... 60 images per class, 14,886 in all), the test split
 # balanced (10,000). Shot groups are scaled to this data set: many > 1000, medium 200-1000,
@@ -16,7 +17,7 @@ _base_ = [
 model = dict(
     data_preprocessor=dict(num_classes=10, mean=[72.94], std=[90.02], to_rgb=False),
     backbone=dict(depth=26, in_channels=1, stem_channels=16, base_channels=16,
-                  stem_type='cifar'),
+                  stem_type='cifar', strides=(2, 2, 2, 1)),
     head=dict(num_classes=10, in_channels=512, topk=(1, )))
 
 train_set = dict(type='FashionMNISTLT', split='train', imbalance_ratio=100, data_root=None)

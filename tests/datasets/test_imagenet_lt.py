@@ -98,3 +98,14 @@ def test_registered():
     from mmpretrain.registry import DATASETS
     assert DATASETS.get('TxtListDataset') is TxtListDataset
     assert DATASETS.get('ImageNetLT') is ImageNetLT
+
+
+def test_corrupt_image_error_names_the_file(tree):
+    root, samples, _ = tree
+    bad = root / samples[1][0]
+    bad.write_bytes(b'\x89PNG\r\n\x1a\n' + bytes(range(256)) * 4)  # header, then garbage
+    ds = TxtListDataset(ann_file='ImageNet_LT_train.txt', data_root=str(root),
+                        pipeline=PIPELINE, test_mode=True)
+    assert ds[0]['inputs'].shape[0] == 3  # the others still load
+    with pytest.raises(Exception, match=f'failed to load image: {bad}'):
+        ds[1]
