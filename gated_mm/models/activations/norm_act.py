@@ -1,0 +1,85 @@
+r"""BatchNorm followed by APA/AGLU as one memory-light autograd node.
+
+    y = γ (x − μ_B) / sqrt(σ²_B + ε) + β          (training-mode BatchNorm, batch statistics)
+    out = η(y; κ, λ)  or  y · η(y; κ, λ)           (APA / AGLU, see :mod:`.apa`)
+
+Unfused, the activation keeps its input y for backward while BatchNorm keeps x: two
+full-size tensors per unit, where BN → ReLU(inplace) keeps one. Fused, only x (and the
+per-channel μ_B, 1/σ_B) is kept; y is recomputed in backward (one extra elementwise pass),
+the activation's exact gradients are taken at the recomputed y and handed to ATen's own
+``native_batch_norm_backward``. The saved-tensor memory of BN → AGLU then equals that of
+BN → ReLU(inplace). Results equal the unfused modules up to float rounding of the
+recomputed y (tests: 1e-6 in fp32, exact maths in fp64).
+
+Used by :func:`batch_norm_act` only where it is exactly equivalent: an ``nn.BatchNorm{1,2,3}d``
+(not SyncBN) in training mode with affine parameters and running statistics, followed by an
+:class:`~.apa.APA` / :class:`~.apa.AGLU`; everywhere else the two modules run unfused.
+"""
+import torch
+from torch import Tensor, nn
+
+from .apa import _APABase, _Kernels
+
+_PLAIN_BN = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+
+
+class _BatchNormAPAFunction(torch.autograd.Function):
+
+    @staticmethod
+    def forward(ctx, x, dtype, weight, bias, running_mean, running_var, factor, eps, kappa,
+                lambda_, unit):
+        # x is kept in its own dtype (bf16 under autocast): it is the only full-size save
+        y, mean, invstd = torch.ops.aten.native_batch_norm(x.to(dtype), weight, bias,
+                                                           running_mean, running_var, True,
+                                                           factor, eps)
+        ctx.save_for_backward(x, weight, bias, mean, invstd, kappa, lambda_)
+        ctx.eps, ctx.unit, ctx.dtype = eps, unit, dtype
+        return _Kernels.run('forward', y, kappa, lambda_, unit)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x, weight, bias, mean, invstd, kappa, lambda_ = ctx.saved_tensors
+        x = x.to(ctx.dtype)
+        shape = (1, -1) + (1, ) * (x.dim() - 2)
+        y = torch.addcmul(bias.view(shape), x - mean.view(shape),
+                          (invstd * weight).view(shape))
+        grad_y, grad_k, grad_l = _Kernels.run('backward', y, kappa, lambda_, grad_out, ctx.unit,
+                                              ctx.needs_input_grad[8], ctx.needs_input_grad[9])
+        del y
+        grad_x, grad_w, grad_b = torch.ops.aten.native_batch_norm_backward(
+            grad_y, x, weight, None, None, mean, invstd, True, ctx.eps,
+            [ctx.needs_input_grad[0], ctx.needs_input_grad[2], ctx.needs_input_grad[3]])
+        return grad_x, None, grad_w, grad_b, None, None, None, None, grad_k, grad_l, None
+
+
+def fusable(norm: nn.Module, act: nn.Module) -> bool:
+    """Whether ``act(norm(x))`` can run as one fused node (see the module docstring)."""
+    return (type(norm) in _PLAIN_BN and isinstance(act, _APABase) and act.num_channels is None
+            and norm.training and norm.affine and norm.track_running_stats
+            and norm.running_mean is not None)
+
+
+def batch_norm_act(norm: nn.Module, act: nn.Module, x: Tensor) -> Tensor:
+    """``act(norm(x))``, fused when :func:`fusable` (same results, less saved memory).
+
+    Args:
+        norm: the normalisation module (any; fused only for plain BatchNorm in training).
+        act: the activation module (any; fused only for scalar-parameter APA/AGLU).
+        x: input (N, C, ...) of ``norm``.
+
+    Returns:
+        Tensor of x's shape and dtype. Under autocast the fused path computes in float32
+        (float64 stays float64) and casts back, like :class:`~.apa.APA`.
+    """
+    if not fusable(norm, act) or not torch.is_grad_enabled() or torch.compiler.is_compiling():
+        return act(norm(x))
+    norm.num_batches_tracked.add_(1)
+    factor = (norm.momentum if norm.momentum is not None else
+              1.0 / float(norm.num_batches_tracked))
+    dtype = torch.promote_types(x.dtype, torch.float32)
+    with torch.autocast(x.device.type, enabled=False):
+        out = _BatchNormAPAFunction.apply(
+            x, dtype, norm.weight.to(dtype), norm.bias.to(dtype), norm.running_mean,
+            norm.running_var, factor, norm.eps, act.kappa.to(dtype),
+            act.lambda_.to(dtype).clamp(min=act.lambda_min), act.unit)
+    return out.to(x.dtype)

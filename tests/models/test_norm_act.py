@@ -1,0 +1,89 @@
+"""Fused BatchNorm → APA/AGLU equals the two modules run one after the other, keeps less."""
+import copy
+
+import pytest
+import torch
+from torch import nn
+
+from gated_mm.models.activations import AGLU, APA
+from gated_mm.models.activations.norm_act import batch_norm_act, fusable
+
+
+def pair(act_cls, channels=6, momentum=0.1, dtype=torch.float64):
+    torch.manual_seed(0)
+    bn = nn.BatchNorm2d(channels, momentum=momentum).to(dtype)
+    with torch.no_grad():
+        bn.weight.uniform_(0.5, 1.5)
+        bn.bias.uniform_(-0.5, 0.5)
+    act = act_cls(kappa_init=1.1, lambda_init=0.6).to(dtype)
+    return bn, act
+
+
+@pytest.mark.parametrize('act_cls', [AGLU, APA])
+@pytest.mark.parametrize('momentum', [0.1, None])
+def test_fused_equals_unfused_outputs_gradients_running_stats(act_cls, momentum):
+    bn, act = pair(act_cls, momentum=momentum)
+    bn2, act2 = copy.deepcopy(bn), copy.deepcopy(act)
+    x = (torch.randn(4, 6, 5, 7, dtype=torch.float64) * 3 + 1).requires_grad_()
+    x2 = x.detach().clone().requires_grad_()
+    g = torch.randn(4, 6, 5, 7, dtype=torch.float64)
+    assert fusable(bn, act)
+    for _ in range(2):  # two steps: running statistics and num_batches_tracked too
+        batch_norm_act(bn, act, x).backward(g)
+        act2(bn2(x2)).backward(g)
+    torch.testing.assert_close(batch_norm_act(bn, act, x), act2(bn2(x2)))
+    torch.testing.assert_close(x.grad, x2.grad)
+    for a, b in [(bn.weight, bn2.weight), (bn.bias, bn2.bias), (act.kappa, act2.kappa),
+                 (act.lambda_, act2.lambda_)]:
+        torch.testing.assert_close(a.grad, b.grad)
+    torch.testing.assert_close(bn.running_mean, bn2.running_mean)
+    torch.testing.assert_close(bn.running_var, bn2.running_var)
+    assert bn.num_batches_tracked.item() == bn2.num_batches_tracked.item() == 3
+
+
+def test_gradcheck_all_inputs():
+    bn, act = pair(AGLU, channels=3)
+
+    # x, BN weight and bias, kappa and lambda as inputs of the fused node
+    from gated_mm.models.activations.norm_act import _BatchNormAPAFunction
+
+    def g(x, w, b, k, l):
+        return _BatchNormAPAFunction.apply(x, torch.float64, w, b, None, None, 0.1, 1e-5, k, l,
+                                           True)
+
+    inputs = [torch.randn(3, 3, 4, 4, dtype=torch.float64, requires_grad=True),
+              bn.weight.detach().clone().requires_grad_(),
+              bn.bias.detach().clone().requires_grad_(),
+              torch.tensor([1.1], dtype=torch.float64, requires_grad=True),
+              torch.tensor([0.6], dtype=torch.float64, requires_grad=True)]
+    assert torch.autograd.gradcheck(g, inputs)
+
+
+def test_fp32_within_1e6_and_saves_only_the_input():
+    bn, act = pair(AGLU, channels=16, dtype=torch.float32)
+    bn2, act2 = copy.deepcopy(bn), copy.deepcopy(act)
+    x = torch.randn(8, 16, 12, 12, requires_grad=True)
+    saved = []
+
+    def pack(t):
+        saved.append(t)
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        out = batch_norm_act(bn, act, x)
+    assert [t.numel() for t in saved if t.numel() > 16] == [x.numel()]
+    ref = act2(bn2(x))
+    torch.testing.assert_close(out, ref, rtol=1e-6, atol=1e-6)
+    g = torch.randn_like(out)
+    (gx, ) = torch.autograd.grad(out, x, g)
+    (gx2, ) = torch.autograd.grad(ref, x, g)
+    torch.testing.assert_close(gx, gx2, rtol=1e-5, atol=1e-6)
+
+
+def test_unfusable_cases_run_unfused():
+    bn, act = pair(AGLU)
+    assert not fusable(bn.eval(), act)  # eval mode uses running stats: plain modules
+    assert not fusable(nn.GroupNorm(2, 6).double(), act)
+    assert not fusable(bn.train(), nn.ReLU())
+    x = torch.randn(2, 6, 3, 3, dtype=torch.float64)
+    torch.testing.assert_close(batch_norm_act(bn.eval(), act, x), act(bn(x)))
