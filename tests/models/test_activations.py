@@ -208,3 +208,32 @@ def test_compiled_kernels_equal_eager_within_1e6(monkeypatch):
     assert not apa_mod._Kernels._failed, 'compilation failed and fell back to eager'
     for eager, compiled in zip(*results):
         torch.testing.assert_close(compiled, eager, rtol=1e-6, atol=1e-6)
+
+
+def test_new_input_shapes_do_not_recompile(monkeypatch):
+    """Detection batches change size every step: the fused kernels are compiled with dynamic
+    shapes. Dynamo specialises a bounded number of cases (batch 1, H == W "duck sizing", and
+    the reduction-size threshold of the backward); after those, new shapes compile nothing."""
+    import importlib
+
+    from torch._dynamo.utils import counters
+    apa_mod = importlib.import_module('gated_mm.models.activations.apa')
+    monkeypatch.setattr(apa_mod._Kernels, 'mode', 'auto')
+    m = AGLU()
+
+    def step(shape):
+        z = torch.randn(*shape, requires_grad=True)
+        m(z).sum().backward()
+
+    start = counters['stats']['unique_graphs']
+    # the special cases, each crossed: batch 1 or not, H == W or not, small or large
+    special = [(b, 4, h, w) for b in (1, 2) for h, w in ((8, 8), (9, 5), (40, 40), (40, 33))]
+    for shape in special:
+        step(shape)
+    warm = counters['stats']['unique_graphs']
+    assert warm - start <= len(special)  # fewer graphs than shapes: shapes are symbolic
+    for shape in [(5, 4, 26, 11), (3, 4, 13, 60), (6, 4, 17, 23), (9, 4, 12, 50), (4, 4, 3, 7),
+                  (7, 4, 19, 19), (1, 4, 61, 2), (2, 4, 5, 5)]:
+        step(shape)
+    assert counters['stats']['unique_graphs'] == warm
+    assert not apa_mod._Kernels._failed
