@@ -1,14 +1,22 @@
 r"""The one bottleneck block of the gated ResNet/ResNeXt family.
 
-Every activation position and the attention position is a config, so SE-, CBAM-, GE-,
-APA-, AGLU-, ... ResNets are the same class with different configs (no Bottleneck per variant)::
+Every activation position, the attention position and the residual merge are configs, so SE-,
+CBAM-, GE-, APA-, AGLU-, IIEU-, AdaShift-... ResNets are the same class with different configs
+(no Bottleneck per variant)::
 
     x ─ conv1 1×1 ─ bn1 ─ act[bn1] ─ conv2 3×3/s,g ─ bn2 ─ act[bn2] ─ conv3 1×1 ─ bn3 ─ act[bn3]
-        ─ attention ─ (+) ─ act[add] ─ out
-    x ─ [downsample: (avgpool) conv 1×1/s ─ bn ─ act[shortcut]] ──────┘
+        ─ attention ─ merge(·, shortcut) ─ act[add] ─ out
+    x ─ [downsample: (avgpool) conv 1×1/s ─ bn ─ act[shortcut]] ──┘
 
-Positions without a config are the identity. He et al. (CVPR 2016) for the block, Xie et al.
-(CVPR 2017) for the grouped width: mid = groups · width_per_group · (C_out / 4) / base_channels.
+Positions without a config are the identity; the merge is the plain add unless ``merge_cfg``
+(e.g. IIEU-DC's :class:`~gated_mm.models.activations.DynamicCoupler`) is given. Each
+conv → norm → act unit is run by :func:`conv_norm_act`, which hands the conv's input and the
+conv to activations that declare ``needs_conv_input`` (IIEU-B), so the parameter names stay
+those of torchvision (``conv1``, ``bn1``, ..., ``downsample.0``/``.1``). Activations that declare
+``needs_channels`` (IIEU, AdaShift, ...) are built with ``channels`` = their position's width;
+BN → APA/AGLU units run fused (:func:`~gated_mm.models.activations.norm_act.batch_norm_act`).
+He et al. (CVPR 2016) for the block, Xie et al. (CVPR 2017) for the grouped width:
+mid = groups · width_per_group · (C_out / 4) / base_channels.
 """
 from typing import Dict, Optional
 
@@ -18,13 +26,56 @@ from mmengine.model import BaseModule
 from mmengine.registry import MODELS
 from torch import Tensor, nn
 
+from ..activations.norm_act import batch_norm_act
+
 #: Activation positions of a block (``stem`` is a position of the backbone only).
 BLOCK_ACT_POSITIONS = ('bn1', 'bn2', 'bn3', 'shortcut', 'add')
 
 
-def build_optional_act(cfg: Optional[dict]) -> nn.Module:
-    """``None`` → identity; otherwise a fresh module from mmengine's ``MODELS``."""
-    return nn.Identity() if cfg is None else build_activation_layer(dict(cfg))
+def _registered_class(cfg: dict):
+    kind = cfg.get('type')
+    return kind if isinstance(kind, type) else MODELS.get(kind)
+
+
+def build_optional_act(cfg: Optional[dict], channels: Optional[int] = None) -> nn.Module:
+    """``None`` → identity; otherwise a fresh module from mmengine's ``MODELS``.
+
+    A class with ``needs_channels = True`` (IIEU, AdaShift, DynamicCoupler) gets
+    ``channels=channels`` unless the config sets it; ValueError if no count is known.
+    """
+    if cfg is None:
+        return nn.Identity()
+    cfg = dict(cfg)
+    cls = _registered_class(cfg)
+    if getattr(cls, 'needs_channels', False) and 'channels' not in cfg:
+        if channels is None:
+            raise ValueError(f'{cfg["type"]} needs the channel count; build it at a GatedResNet '
+                             f'position or set channels= in its config')
+        cfg['channels'] = channels
+    return build_activation_layer(cfg)
+
+
+def needs_conv_input(act: nn.Module) -> bool:
+    """Whether ``act`` is called as ``act(y, x_pre, conv)`` (IIEU-B)."""
+    return bool(getattr(act, 'needs_conv_input', False))
+
+
+def conv_norm_act(x: Tensor, conv: nn.Module, norm: nn.Module, act: nn.Module) -> Tensor:
+    """One conv → norm → act unit; the activation gets (x, conv) if it needs them.
+
+    BN → APA/AGLU runs as one memory-light node (:func:`batch_norm_act`, same results).
+    """
+    if needs_conv_input(act):
+        return act(norm(conv(x)), x, conv)
+    return batch_norm_act(norm, act, conv(x))
+
+
+def _conv_of(shortcut: nn.Module) -> Optional[nn.Module]:
+    """The last conv of a shortcut ``nn.Sequential`` (None if there is none)."""
+    if not isinstance(shortcut, nn.Sequential):
+        return None
+    convs = [m for m in shortcut if isinstance(m, nn.Conv2d)]
+    return convs[-1] if convs else None
 
 
 class GatedBottleneck(BaseModule):
@@ -38,13 +89,21 @@ class GatedBottleneck(BaseModule):
         downsample: the shortcut module, or None for identity.
         groups, width_per_group, base_channels: ResNeXt width (groups == 1: plain ResNet).
         act_cfgs: position → activation config (positions in ``BLOCK_ACT_POSITIONS``;
-            missing or None → identity).
+            missing or None → identity). ``shortcut`` acts on a projection shortcut only (an
+            identity shortcut gets no module and so no unused parameters).
         attention_cfg: config of a module built with ``channels=out_channels`` and applied
             after bn3 (and act[bn3]), before the residual add; None for none.
+        merge_cfg: config of a module built with ``channels=out_channels`` and called as
+            ``merge(main, shortcut)`` instead of ``main + shortcut`` (e.g.
+            ``dict(type='DynamicCoupler')`` for IIEU-DC); None for the plain add.
         norm_cfg, conv_cfg: mmcv norm/conv configs.
         with_cp: gradient checkpointing of the residual branch (saves memory).
 
     Shape: (N, C_in, H, W) → (N, C_out, ⌈H/s⌉, ⌈W/s⌉) for any H, W.
+
+    Raises:
+        ValueError: bad style or position; an activation that needs the conv input (IIEU) at
+            ``add``, or at ``shortcut`` with a shortcut module without a conv.
     """
     expansion = 4
 
@@ -60,6 +119,7 @@ class GatedBottleneck(BaseModule):
                  style: str = 'pytorch',
                  act_cfgs: Optional[Dict[str, Optional[dict]]] = None,
                  attention_cfg: Optional[dict] = None,
+                 merge_cfg: Optional[dict] = None,
                  conv_cfg: Optional[dict] = None,
                  norm_cfg: dict = dict(type='BN', requires_grad=True),
                  with_cp: bool = False,
@@ -89,14 +149,26 @@ class GatedBottleneck(BaseModule):
         self.conv3 = build_conv_layer(conv_cfg, mid, out_channels, 1, bias=False)
         self.norm3_name, norm3 = build_norm_layer(norm_cfg, out_channels, postfix=3)
         self.add_module(self.norm3_name, norm3)
-        self.act1 = build_optional_act(act_cfgs.get('bn1'))
-        self.act2 = build_optional_act(act_cfgs.get('bn2'))
-        self.act3 = build_optional_act(act_cfgs.get('bn3'))
+        self.act1 = build_optional_act(act_cfgs.get('bn1'), mid)
+        self.act2 = build_optional_act(act_cfgs.get('bn2'), mid)
+        self.act3 = build_optional_act(act_cfgs.get('bn3'), out_channels)
         self.attention = (nn.Identity() if attention_cfg is None else MODELS.build(
             dict(attention_cfg, channels=out_channels)))
         self.downsample = downsample
-        self.act_shortcut = build_optional_act(act_cfgs.get('shortcut'))
-        self.act_add = build_optional_act(act_cfgs.get('add'))
+        # an identity shortcut has no activation (nothing to learn, no unused parameters)
+        self.act_shortcut = build_optional_act(
+            act_cfgs.get('shortcut') if downsample is not None else None, out_channels)
+        self.merge = None if merge_cfg is None else MODELS.build(
+            dict(merge_cfg, channels=out_channels))
+        self.act_add = build_optional_act(act_cfgs.get('add'), out_channels)
+        if needs_conv_input(self.act_add):
+            raise ValueError(f'GatedBottleneck: {type(self.act_add).__name__} needs a conv input '
+                             f'and cannot sit after the residual add; use positions bn1, bn2, '
+                             f'bn3, shortcut')
+        if needs_conv_input(self.act_shortcut):
+            if _conv_of(downsample) is None:
+                raise ValueError(f'GatedBottleneck: {type(self.act_shortcut).__name__} at '
+                                 f'"shortcut" needs a downsample nn.Sequential with a conv')
 
     @property
     def norm1(self):
@@ -110,13 +182,25 @@ class GatedBottleneck(BaseModule):
     def norm3(self):
         return getattr(self, self.norm3_name)
 
+    def _shortcut(self, x: Tensor) -> Tensor:
+        if self.downsample is None:
+            return x
+        if not needs_conv_input(self.act_shortcut):
+            return self.act_shortcut(self.downsample(x))
+        x_pre, conv = x, None
+        for m in self.downsample:
+            if isinstance(m, nn.Conv2d):
+                x_pre, conv = x, m
+            x = m(x)
+        return self.act_shortcut(x, x_pre, conv)
+
     def _residual(self, x: Tensor) -> Tensor:
-        out = self.act1(self.norm1(self.conv1(x)))
-        out = self.act2(self.norm2(self.conv2(out)))
-        out = self.act3(self.norm3(self.conv3(out)))
+        out = conv_norm_act(x, self.conv1, self.norm1, self.act1)
+        out = conv_norm_act(out, self.conv2, self.norm2, self.act2)
+        out = conv_norm_act(out, self.conv3, self.norm3, self.act3)
         out = self.attention(out)
-        identity = x if self.downsample is None else self.act_shortcut(self.downsample(x))
-        return out + identity
+        identity = self._shortcut(x)
+        return out + identity if self.merge is None else self.merge(out, identity)
 
     def forward(self, x: Tensor) -> Tensor:
         if self.with_cp and x.requires_grad:

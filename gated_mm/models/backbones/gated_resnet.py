@@ -16,8 +16,17 @@ Activation config (``act_cfg``) is one of
     ``shortcut``, ``add``; a missing position is the identity. Each block position may also
     be a list of ``num_stages`` configs (one per stage).
 ``attention_cfg`` is a config built with ``channels=C_out`` after bn3, None, or a list of
-``num_stages`` of those. Every position of every block gets its own module instance (its
-own κ and λ for APA/AGLU).
+``num_stages`` of those. ``merge_cfg`` (same forms) replaces the residual add by a module
+called as ``merge(main, shortcut)`` (IIEU-DC: ``dict(type='DynamicCoupler')``). Every position
+of every block gets its own module instance (its own κ and λ for APA/AGLU). Activations that
+declare ``needs_channels`` (IIEU, AdaShift-B/-MA) are built with the position's width;
+activations that declare ``needs_conv_input`` (IIEU-B) receive the conv input and the conv (the
+image and ``conv1`` at ``stem``) and may sit at ``stem``, ``bn1``, ``bn2``, ``bn3`` and
+``shortcut``, not at ``add``.
+
+Family presets (configs in ``configs/_base_/models/``): IIEU-B puts IIEU at stem, bn1, bn2,
+bn3 and shortcut with nothing after the add; IIEU-DC adds ``merge_cfg=DynamicCoupler``;
+AdaShift-B/-MA replace the ReLUs (stem, bn1, bn2, add); SE/CBAM/GE are ``attention_cfg``.
 
 Shape: (N, in_channels, H, W), any H, W → tuple of stage outputs
 (N, base_channels · 4 · 2^i, H / 2^(i+2), W / 2^(i+2)) for i in ``out_indices`` (ImageNet stem),
@@ -32,7 +41,8 @@ from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..registry import register_in_scopes
-from .gated_bottleneck import BLOCK_ACT_POSITIONS, GatedBottleneck, build_optional_act
+from .gated_bottleneck import (BLOCK_ACT_POSITIONS, GatedBottleneck, build_optional_act,
+                               conv_norm_act)
 
 ACT_POSITIONS = ('stem', ) + BLOCK_ACT_POSITIONS
 RELU_POSITIONS = ('stem', 'bn1', 'bn2', 'add')
@@ -61,6 +71,7 @@ class GatedResNet(BaseModule):
         avg_down: ResNet-D shortcut (average pooling before the 1×1 conv).
         act_cfg: activation config, see the module docstring.
         attention_cfg: attention config after bn3, see the module docstring.
+        merge_cfg: residual merge config (None: the plain add), see the module docstring.
         frozen_stages: stages (and the stem for ≥ 0) whose parameters, including gate
             parameters, are frozen and whose norm layers are kept in eval mode; −1: none.
         norm_cfg, conv_cfg: mmcv configs.
@@ -70,7 +81,8 @@ class GatedResNet(BaseModule):
         init_cfg: mmengine init config (``dict(type='Pretrained', checkpoint=...)`` to load).
 
     Raises:
-        ValueError: unknown depth, stem type or activation position, a per-stage list whose length is not ``num_stages``, bad indices, or (in
+        ValueError: unknown depth, stem type or activation position, a per-stage list whose
+            length is not ``num_stages``, bad indices, an IIEU after the add, or (in
             ``forward``) an input whose channel count is not ``in_channels``.
     """
 
@@ -92,6 +104,7 @@ class GatedResNet(BaseModule):
                  avg_down: bool = False,
                  act_cfg: Optional[dict] = dict(type='AGLU'),
                  attention_cfg: Union[None, dict, List[Optional[dict]]] = APA_SE,
+                 merge_cfg: Union[None, dict, List[Optional[dict]]] = None,
                  frozen_stages: int = -1,
                  conv_cfg: Optional[dict] = None,
                  norm_cfg: dict = dict(type='BN', requires_grad=True),
@@ -107,7 +120,8 @@ class GatedResNet(BaseModule):
             raise ValueError(f'GatedResNet: invalid depth {depth}; expected one of '
                            f'{sorted(self.arch_settings)}')
         if stem_type not in ('imagenet', 'cifar'):
-            raise ValueError(f"GatedResNet: stem_type must be 'imagenet' or 'cifar', got {stem_type!r}")
+            raise ValueError(f"GatedResNet: stem_type must be 'imagenet' or 'cifar', got "
+                             f"{stem_type!r}")
         if not 1 <= num_stages <= 4:
             raise ValueError(f'GatedResNet: num_stages must be in 1..4, got {num_stages}')
         if len(strides) < num_stages or len(dilations) < num_stages:
@@ -127,6 +141,7 @@ class GatedResNet(BaseModule):
         self.stem_type, self.in_channels = stem_type, in_channels
         positions = self._positions(act_cfg)
         attentions = self._per_stage(attention_cfg, 'attention_cfg')
+        merges = self._per_stage(merge_cfg, 'merge_cfg')
 
         # stem
         if stem_type == 'imagenet':
@@ -139,7 +154,7 @@ class GatedResNet(BaseModule):
             self.maxpool = nn.Identity()
         self.norm1_name, norm1 = build_norm_layer(norm_cfg, stem_channels, postfix=1)
         self.add_module(self.norm1_name, norm1)
-        self.stem_act = build_optional_act(positions.pop('stem'))
+        self.stem_act = build_optional_act(positions.pop('stem'), stem_channels)
 
         # stages
         self.res_layers = []
@@ -159,8 +174,8 @@ class GatedResNet(BaseModule):
                         in_ch, out_ch, stride=stride, dilation=dilations[i],
                         downsample=downsample, groups=groups, width_per_group=width_per_group,
                         base_channels=base_channels, style=style, act_cfgs=block_acts,
-                        attention_cfg=attentions[i], conv_cfg=conv_cfg, norm_cfg=norm_cfg,
-                        with_cp=with_cp))
+                        attention_cfg=attentions[i], merge_cfg=merges[i], conv_cfg=conv_cfg,
+                        norm_cfg=norm_cfg, with_cp=with_cp))
                 in_ch = out_ch
             name = f'layer{i + 1}'
             self.add_module(name, Sequential(*blocks))
@@ -247,7 +262,7 @@ class GatedResNet(BaseModule):
                 f'GatedResNet: got input of shape {tuple(x.shape)} but model.backbone.in_channels'
                 f'={self.in_channels}; set in_channels (and data_preprocessor mean/std, to_rgb) '
                 f'to match the images')
-        x = self.maxpool(self.stem_act(self.norm1(self.conv1(x))))
+        x = self.maxpool(conv_norm_act(x, self.conv1, self.norm1, self.stem_act))
         outs = []
         for i, name in enumerate(self.res_layers):
             x = getattr(self, name)(x)

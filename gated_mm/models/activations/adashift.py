@@ -1,0 +1,194 @@
+r"""AdaShift-B and AdaShift-MA (Cai, "AdaShift: Learning Discriminative Self-Gated Neural
+Feature Activation With an Adaptive Shift Factor", CVPR 2024).
+
+Prototype (slides, "AdaShift Prototype")::
+
+    φ(x̃) = f_adj(x̃ + Δ) · x̃,        f_adj = sigmoid,  Δ a tensor-level non-local shift
+
+AdaShift-B (public code)::
+
+    Δ = LayerNorm_C(GAP(x̃))          (N, C) broadcast over H×W; weight init 0.01, bias 0,
+                                       eps 1e-6; no sigmoid on Δ
+
+AdaShift-MA (slides: Δ = [MA(avgpool_{K_H×K_L}(X̃))]_c(h_k, l_k), "LAP", "UPS")::
+
+    T = AvgPool to a g×g grid (g = 7)           (N, g², C) tokens
+    q, k, v = three LayerNorm_C(T)              (no projections), heads = max(C // 64, 1)
+    O = softmax(q kᵀ / √d) v                    d = C / heads
+    Δ = LayerNorm_C(O)   (stem: LayerNorm_C(O·Pᵀ), P a bias-free Linear(C, C))
+    Δ is broadcast back over each grid cell (nearest upsampling) and φ = x̃·sigmoid(x̃ + Δ)
+
+The public code hard-codes the cell size K = H/7 for 224×224 inputs. Here the grid is made
+with ``adaptive_avg_pool2d`` and Δ is brought back with nearest upsampling, so any H×W works
+(detection inputs): when H and W are multiples of g this is exactly the public K×K pooling and
+broadcast (computed that way, without materialising the upsampled Δ); otherwise adaptive
+pooling bin j covers rows ⌊jH/g⌋ … ⌈(j+1)H/g⌉ − 1 and every pixel takes the Δ of the bin
+``nearest`` assigns it to (row i → ⌊i·g/H⌋, a bin that contains row i).
+
+Both compute in float32 under autocast (float64 stays float64) and return the input dtype.
+"""
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from mmengine.registry import MODELS
+from torch import Tensor, nn
+
+
+def _check_channels(name: str, channels):
+    if not isinstance(channels, int) or channels < 1:
+        raise ValueError(f'{name}: channels must be a positive int, got {channels!r}')
+
+
+def _layer_norm(t: Tensor, norm: nn.LayerNorm) -> Tensor:
+    """``norm`` applied in the dtype of ``t`` (parameters cast, never modified)."""
+    return F.layer_norm(t, norm.normalized_shape, norm.weight.to(t.dtype),
+                        norm.bias.to(t.dtype), norm.eps)
+
+
+@MODELS.register_module()
+class AdaShiftB(nn.Module):
+    r"""AdaShift-B, φ(x̃) = x̃ · sigmoid(x̃ + LayerNorm_C(GAP(x̃))) (public code's ``silumod``).
+
+    Placed where ReLU sits in a ResNet (stem, after bn1, bn2 and after the residual add).
+    Parameters: the LayerNorm affine (2C).
+
+    Args:
+        channels: C (injected by :class:`GatedResNet`; class attribute ``needs_channels``).
+        shift_weight_init, shift_bias_init: initial LayerNorm affine (0.01, 0).
+        eps: LayerNorm eps (1e-6).
+        inplace: accepted for act_cfg compatibility; ignored.
+
+    Shape: (N, C, *) with at least one spatial dim (or (N, C): Δ = LayerNorm of x̃ itself);
+    output the same shape and dtype.
+
+    Raises:
+        ValueError: channels < 1 or an input whose dim 1 is not C.
+    """
+    needs_channels = True
+
+    def __init__(self, channels: int, shift_weight_init: float = 0.01,
+                 shift_bias_init: float = 0.0, eps: float = 1e-6, inplace: bool = False):
+        super().__init__()
+        _check_channels('AdaShiftB', channels)
+        self.channels = channels
+        self.norm = nn.LayerNorm(channels, eps=eps)
+        nn.init.constant_(self.norm.weight, shift_weight_init)
+        nn.init.constant_(self.norm.bias, shift_bias_init)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.dim() < 2 or x.shape[1] != self.channels:
+            raise ValueError(f'AdaShiftB: expected input (N, {self.channels}, ...), got shape '
+                             f'{tuple(x.shape)}')
+        dtype = torch.promote_types(x.dtype, torch.float32)
+        with torch.autocast(x.device.type, enabled=False):
+            z = x.to(dtype)
+            pooled = z.mean(dim=tuple(range(2, z.dim()))) if z.dim() > 2 else z
+            shift = _layer_norm(pooled, self.norm).view(*pooled.shape, *([1] * (z.dim() - 2)))
+            out = z * torch.sigmoid(z + shift)
+        return out.to(x.dtype)
+
+    def extra_repr(self) -> str:
+        return f'channels={self.channels}'
+
+
+@MODELS.register_module()
+class AdaShiftMA(nn.Module):
+    r"""AdaShift-MA: φ(x̃) = x̃ · sigmoid(x̃ + Δ), Δ from multi-head attention over a g×g grid.
+
+    See the module docstring for the equations and the any-size rule. Parameters: LayerNorms
+    ``norm_q``, ``norm_k``, ``norm_v`` (weight 1, bias 0) and ``norm`` (weight
+    ``shift_weight_init``), 8C in all; with ``proj=True`` (the public stem) a bias-free
+    ``proj`` Linear(C, C) (truncated normal, std 0.02) before ``norm``, whose weight is 1 there.
+
+    Args:
+        channels: C (injected by :class:`GatedResNet`).
+        grid_size: g, the grid of the pooled tokens (7, the public code's 224/32).
+        num_heads: None → max(C // head_channels, 1) (public rule with 64).
+        head_channels: channels per head used by the default ``num_heads``.
+        proj: bias-free Linear(C, C) on the attention output (public code: stem only).
+        shift_weight_init, shift_bias_init: initial affine of ``norm`` (0.01, 0 in blocks;
+            the public stem uses 1.0 with ``proj=True``).
+        eps: eps of every LayerNorm (1e-6).
+        proj_init_std: std of the truncated-normal init of ``proj`` (0.02).
+        inplace: accepted for act_cfg compatibility; ignored.
+
+    Shape: (N, C, H, W), any H, W ≥ 1 → the same shape and dtype.
+
+    Raises:
+        ValueError: bad arguments (C not divisible by ``num_heads``) or an input that is not
+            (N, C, H, W).
+    """
+    needs_channels = True
+
+    def __init__(self,
+                 channels: int,
+                 grid_size: int = 7,
+                 num_heads: Optional[int] = None,
+                 head_channels: int = 64,
+                 proj: bool = False,
+                 shift_weight_init: float = 0.01,
+                 shift_bias_init: float = 0.0,
+                 eps: float = 1e-6,
+                 proj_init_std: float = 0.02,
+                 inplace: bool = False):
+        super().__init__()
+        _check_channels('AdaShiftMA', channels)
+        if not isinstance(grid_size, int) or grid_size < 1:
+            raise ValueError(f'AdaShiftMA: grid_size must be a positive int, got {grid_size!r}')
+        heads = max(channels // head_channels, 1) if num_heads is None else num_heads
+        if not isinstance(heads, int) or heads < 1 or channels % heads:
+            raise ValueError(f'AdaShiftMA: channels={channels} must be divisible by num_heads='
+                             f'{heads}; set num_heads (or head_channels) accordingly')
+        self.channels, self.grid_size, self.num_heads = channels, grid_size, heads
+        self.head_dim = channels // heads
+        self.norm_q = nn.LayerNorm(channels, eps=eps)
+        self.norm_k = nn.LayerNorm(channels, eps=eps)
+        self.norm_v = nn.LayerNorm(channels, eps=eps)
+        self.proj = nn.Linear(channels, channels, bias=False) if proj else None
+        if proj:
+            nn.init.trunc_normal_(self.proj.weight, std=proj_init_std)
+        self.norm = nn.LayerNorm(channels, eps=eps)
+        nn.init.constant_(self.norm.weight, shift_weight_init)
+        nn.init.constant_(self.norm.bias, shift_bias_init)
+
+    def shift(self, z: Tensor) -> Tensor:
+        """Δ on the grid: (N, C, H, W) → (N, C, g, g), in the dtype of ``z``."""
+        n, c, h, w = z.shape
+        g = self.grid_size
+        if h % g == 0 and w % g == 0:
+            grid = z.reshape(n, c, g, h // g, g, w // g).mean(dim=(3, 5))
+        else:
+            grid = F.adaptive_avg_pool2d(z, g)
+        tokens = grid.flatten(2).transpose(1, 2)  # (N, g², C)
+
+        def heads(t):
+            return t.view(n, g * g, self.num_heads, self.head_dim).transpose(1, 2)
+
+        q, k, v = (heads(_layer_norm(tokens, m)) for m in (self.norm_q, self.norm_k, self.norm_v))
+        attn = torch.softmax((q @ k.transpose(-2, -1)) * self.head_dim**-0.5, dim=-1)
+        out = (attn @ v).transpose(1, 2).reshape(n, g * g, c)
+        if self.proj is not None:
+            out = out @ self.proj.weight.to(out.dtype).t()
+        return _layer_norm(out, self.norm).transpose(1, 2).reshape(n, c, g, g)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.dim() != 4 or x.shape[1] != self.channels:
+            raise ValueError(f'AdaShiftMA: expected input (N, {self.channels}, H, W), got shape '
+                             f'{tuple(x.shape)}')
+        n, c, h, w = x.shape
+        g = self.grid_size
+        dtype = torch.promote_types(x.dtype, torch.float32)
+        with torch.autocast(x.device.type, enabled=False):
+            z = x.to(dtype)
+            delta = self.shift(z)
+            if h % g == 0 and w % g == 0:  # the public K×K broadcast, no upsampled copy
+                zc = z.reshape(n, c, g, h // g, g, w // g)
+                out = (zc * torch.sigmoid(zc + delta.view(n, c, g, 1, g, 1))).reshape(n, c, h, w)
+            else:
+                out = z * torch.sigmoid(z + F.interpolate(delta, size=(h, w), mode='nearest'))
+        return out.to(x.dtype)
+
+    def extra_repr(self) -> str:
+        return (f'channels={self.channels}, grid_size={self.grid_size}, '
+                f'num_heads={self.num_heads}, proj={self.proj is not None}')

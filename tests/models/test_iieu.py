@@ -1,0 +1,343 @@
+"""IIEU-B and the Dynamic Coupler (IIEU-DC) against float64 references written from the paper.
+
+The references compute the patch norm ‖x‖ with an independent route: a copy of the conv with
+all-ones weights applied to x_pre² (torch does the padding, stride, dilation and groups), or,
+for the public-code check, the public formula k·sqrt(AvgPool(Σ_c x²)) of REFERENCE section 3.
+Gradients are compared with autograd through the reference, and gradcheck covers every
+learnable parameter and input.
+"""
+import copy
+import types
+
+import pytest
+import torch
+import torch.nn.functional as F
+from mmengine.registry import MODELS
+
+import gated_mm  # noqa: F401
+from gated_mm.models.activations import IIEU, DynamicCoupler, iieu_b
+
+D = torch.float64
+
+
+def ln(v, weight, bias, eps):
+    mean = v.mean(-1, keepdim=True)
+    var = ((v - mean)**2).mean(-1, keepdim=True)
+    return (v - mean) / torch.sqrt(var + eps) * weight + bias
+
+
+def varsigma(r, eta):  # IIEU Eq. (3), direct form (inputs here keep exp in range)
+    return torch.where(r >= eta, r, eta * torch.exp(r - eta))
+
+
+def ref_patch_norm(x_pre, conv, grouped=True):
+    ones = copy.deepcopy(conv).to(D)
+    if not grouped and conv.groups > 1:
+        ones = torch.nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size,
+                               conv.stride, conv.padding, conv.dilation, 1, False,
+                               conv.padding_mode).to(D)
+    with torch.no_grad():
+        ones.weight.fill_(1.0)
+    ones.weight.requires_grad_(False)
+    return torch.sqrt(ones(x_pre**2))  # (N, C_out, H', W'): Σ over the filter's own patch
+
+
+def ref_iieu(xt, x_pre, conv, eta, w_ln, b_ln, grouped=True, eps=1e-8, ln_eps=1e-6):
+    x_norm = ref_patch_norm(x_pre, conv, grouped)
+    w_norm = conv.weight.flatten(1).norm(dim=1)[None, :, None, None]
+    nu = torch.sigmoid(ln(xt.mean(dim=(2, 3)), w_ln, b_ln, ln_eps))[:, :, None, None]
+    r_hat = xt / (x_norm * w_norm + eps) + nu
+    return varsigma(r_hat, eta[None, :, None, None]) * xt
+
+
+CONVS = [  # (c_in, c_out, kernel, stride, padding, dilation, groups, padding_mode)
+    (3, 8, 7, 2, 3, 1, 1, 'zeros'),  # ResNet stem
+    (8, 8, 3, 2, 1, 1, 1, 'zeros'),  # strided 3x3
+    (8, 16, 1, 2, 0, 1, 1, 'zeros'),  # projection shortcut
+    (8, 4, 1, 1, 0, 1, 1, 'zeros'),  # 1x1
+    (8, 8, 3, 1, 2, 2, 4, 'zeros'),  # dilated grouped (ResNeXt / DC5)
+    (6, 4, (3, 2), 1, 'same', (2, 1), 2, 'zeros'),  # 'same' with an even kernel
+    (4, 6, 3, 2, 1, 1, 1, 'reflect'),
+    (4, 4, 5, 3, 2, 1, 2, 'circular'),
+]
+
+
+def make_case(spec, seed=0, h=11, w=9):
+    torch.manual_seed(seed)
+    c_in, c_out, k, s, p, d, g, mode = spec
+    conv = torch.nn.Conv2d(c_in, c_out, k, s, p, d, g, bias=False, padding_mode=mode).to(D)
+    x_pre = torch.randn(2, c_in, h, w, dtype=D)
+    bn = torch.nn.BatchNorm2d(c_out).to(D)
+    with torch.no_grad():
+        bn.weight.uniform_(0.5, 1.5)
+        bn.bias.uniform_(-0.3, 0.3)
+    unit = IIEU(c_out).to(D)
+    with torch.no_grad():  # away from the inits so that every parameter matters
+        unit.eta.uniform_(0.0, 0.6)
+        unit.norm.weight.uniform_(0.5, 2.0)
+        unit.norm.bias.uniform_(-0.5, 0.5)
+    return conv, bn, x_pre, unit
+
+
+@pytest.mark.parametrize('spec', CONVS, ids=lambda s: f'k{s[2]}s{s[3]}p{s[4]}d{s[5]}g{s[6]}{s[7]}')
+def test_iieu_b_forward_and_gradients_match_reference(spec):
+    conv, bn, x_pre, unit = make_case(spec)
+    grouped = True
+
+    def run(fn):
+        conv.zero_grad()
+        unit.zero_grad()
+        xp = x_pre.clone().requires_grad_()
+        out = fn(xp)
+        out.backward(torch.ones_like(out) + out.detach().sign())
+        grads = [xp.grad, conv.weight.grad, unit.eta.grad, unit.norm.weight.grad,
+                 unit.norm.bias.grad]
+        return out.detach(), [g.clone() for g in grads]
+
+    got, got_g = run(lambda xp: unit(bn(conv(xp)), xp, conv))
+    want, want_g = run(lambda xp: ref_iieu(bn(conv(xp)), xp, conv, unit.eta, unit.norm.weight,
+                                           unit.norm.bias, grouped))
+    torch.testing.assert_close(got, want, rtol=1e-10, atol=1e-12)
+    for a, b, name in zip(got_g, want_g, ('x_pre', 'weight', 'eta', 'ln_w', 'ln_b')):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-10, msg=name)
+    # both branches of the adjuster are exercised
+    r_hat_minus_eta = (want / bn(conv(x_pre)).detach())
+    assert (r_hat_minus_eta < unit.eta[None, :, None, None]).any()
+    assert (r_hat_minus_eta > unit.eta[None, :, None, None]).any()
+
+
+def test_groups_use_the_group_patch_and_full_mode_uses_all_channels():
+    conv, bn, x_pre, unit = make_case(CONVS[4])
+    xt = bn(conv(x_pre)).detach()
+    full = IIEU(8, patch_norm='full').to(D)
+    full.load_state_dict(unit.state_dict())
+    args = (unit.eta, unit.norm.weight, unit.norm.bias)
+    torch.testing.assert_close(unit(xt, x_pre, conv), ref_iieu(xt, x_pre, conv, *args, True))
+    torch.testing.assert_close(full(xt, x_pre, conv), ref_iieu(xt, x_pre, conv, *args, False))
+    assert not torch.allclose(unit(xt, x_pre, conv), full(xt, x_pre, conv))
+    # with the raw conv output the main term is a true cosine, |.| <= 1, only per group
+    cos = conv(x_pre) / (ref_patch_norm(x_pre, conv) *
+                         conv.weight.flatten(1).norm(dim=1)[None, :, None, None])
+    assert cos.abs().max() <= 1 + 1e-12
+
+
+def public_patch_norm(x_pre, k, s, p):
+    """REFERENCE section 3: sqrt(k²·AvgPool_{k,s,p}(Σ_c x²)), count_include_pad; 1×1: channel
+    norm subsampled by the stride."""
+    sq = (x_pre**2).sum(1, keepdim=True)
+    if k > 1:
+        return k * torch.sqrt(F.avg_pool2d(sq, k, s, p, count_include_pad=True))
+    return torch.sqrt(sq[:, :, ::s, ::s])
+
+
+@pytest.mark.parametrize('spec', CONVS[:4], ids=['stem', '3x3s2', '1x1s2', '1x1'])
+def test_separate_eps_mode_equals_public_code_formula(spec):
+    conv, bn, x_pre, unit = make_case(spec, seed=3)
+    pub = IIEU(conv.out_channels, eps_mode='separate').to(D)
+    pub.load_state_dict(unit.state_dict())
+    xt = bn(conv(x_pre)).detach()
+    k, s, p = conv.kernel_size[0], conv.stride[0], conv.padding[0]
+    eps = 1e-8
+    inv = 1 / (public_patch_norm(x_pre, k, s, p) + eps) / (
+        conv.weight.flatten(1).norm(dim=1)[None, :, None, None] + eps)
+    nu = torch.sigmoid(ln(xt.mean(dim=(2, 3)), unit.norm.weight, unit.norm.bias,
+                          1e-6))[:, :, None, None]
+    want = varsigma(xt * inv + nu, unit.eta[None, :, None, None]) * xt
+    torch.testing.assert_close(pub(xt, x_pre, conv), want, rtol=1e-12, atol=1e-12)
+    # the paper's ε placement differs from the public one only at the 1e-8 level
+    torch.testing.assert_close(unit(xt, x_pre, conv), want, rtol=1e-6, atol=1e-7)
+
+
+def test_gradcheck_every_parameter_and_input():
+    torch.manual_seed(5)
+    geometry = dict(stride=(2, 1), padding=(1, 2), dilation=(1, 2), groups=2,
+                    padding_mode='zeros')
+    weight = torch.randn(4, 2, 3, 3, dtype=D, requires_grad=True)
+    x_pre = torch.randn(2, 4, 5, 6, dtype=D, requires_grad=True)
+    xt = torch.randn(2, 4, 3, 6, dtype=D, requires_grad=True)
+    eta = torch.rand(4, dtype=D).mul(0.5).requires_grad_()
+    ln_w = torch.rand(4, dtype=D).add(0.5).requires_grad_()
+    ln_b = torch.randn(4, dtype=D).mul(0.3).requires_grad_()
+
+    def f(xt, x_pre, weight, eta, ln_w, ln_b):
+        conv = types.SimpleNamespace(weight=weight, **geometry)
+        return iieu_b(xt, x_pre, conv, eta, ln_w, ln_b)
+
+    assert torch.autograd.gradcheck(f, (xt, x_pre, weight, eta, ln_w, ln_b), fast_mode=True)
+
+
+def test_default_parameters_and_registry():
+    unit = MODELS.build(dict(type='IIEU', channels=6))
+    assert sum(p.numel() for p in unit.parameters()) == 3 * 6  # 3C per unit
+    assert torch.all(unit.eta == 0.05) and torch.all(unit.norm.weight == 0.01)
+    assert torch.all(unit.norm.bias == 0) and unit.norm.eps == 1e-6
+    assert IIEU.needs_channels and IIEU.needs_conv_input
+
+
+def test_finite_at_extreme_inputs_and_zero_patches():
+    torch.manual_seed(6)
+    conv = torch.nn.Conv2d(4, 4, 3, padding=1, bias=False)
+    unit = IIEU(4)
+    x_pre = torch.zeros(2, 4, 6, 6)  # ‖x‖ = 0 everywhere
+    x_pre[0, :, :2] = 1e4 * torch.randn(4, 2, 6)
+    x_pre.requires_grad_()
+    xt = torch.cat([torch.full((1, 4, 6, 6), 1e4), torch.full((1, 4, 6, 6), -1e4)])
+    xt = (xt * torch.randn(2, 4, 6, 6).sign()).requires_grad_()
+    out = unit(xt, x_pre, conv)
+    out.sum().backward()
+    for t in (out, xt.grad, x_pre.grad, conv.weight.grad, unit.eta.grad, unit.norm.weight.grad):
+        assert torch.isfinite(t).all()
+
+
+def test_bf16_autocast_computes_in_float32():
+    conv, bn, x_pre, unit = make_case(CONVS[1], seed=7)
+    conv, bn, unit, x_pre = conv.float(), bn.float(), unit.float(), x_pre.float()
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        xt = bn(conv(x_pre))
+        out = unit(xt, x_pre, conv)
+    assert out.dtype == xt.dtype
+    want = ref_iieu(xt.double(), x_pre.double(), conv.double(), unit.eta.double(),
+                    unit.norm.weight.double(), unit.norm.bias.double())
+    torch.testing.assert_close(out.double(), want, rtol=2**-7, atol=2**-7)
+    out.float().sum().backward()
+    assert torch.isfinite(unit.eta.grad).all() and torch.isfinite(conv.weight.grad).all()
+
+
+def test_clear_errors():
+    conv = torch.nn.Conv2d(4, 6, 3, padding=1)
+    unit = IIEU(6)
+    x = torch.randn(1, 4, 5, 5)
+    with pytest.raises(ValueError, match='needs the conv input'):
+        unit(conv(x))
+    with pytest.raises(ValueError, match='patch grid'):
+        unit(conv(x), torch.randn(1, 4, 7, 7), conv)
+    with pytest.raises(ValueError, match=r'expected x̃ \(N, 6'):
+        unit(torch.randn(1, 5, 5, 5), x, conv)
+    with pytest.raises(ValueError, match='eps_mode'):
+        IIEU(6, eps_mode='sum')
+
+
+# ----------------------------------------------------------------- Dynamic Coupler (IIEU-DC)
+def ref_dc(x, res, m):
+    n, c = x.shape[:2]
+    pooled = torch.cat([x.mean(dim=(2, 3)), res.mean(dim=(2, 3))], dim=1)
+    a = ln(pooled, m.norm_in.weight, m.norm_in.bias, 1e-6).view(n, 2, c)
+    w1 = m.fc1.weight
+    u = a @ w1.T
+    cos = u / (a.norm(dim=-1, keepdim=True) * w1.norm(dim=1) + 1e-8)
+    z = (u - u.mean(-1, keepdim=True)) / (u.std(-1, unbiased=True, keepdim=True) + 1e-6)
+    nu = torch.sigmoid(m.shift_weight * z + m.shift_bias)
+    u = varsigma(cos + nu, m.eta) * u
+    logits = ln((u @ m.fc2.weight.T).reshape(n, 2 * c), m.norm_out.weight, m.norm_out.bias, 1e-6)
+    alpha = torch.softmax(logits.view(n, 2, c), dim=1)[..., None, None]
+    return alpha[:, 0] * x + alpha[:, 1] * res
+
+
+def randomised_dc(c=32, ratio=4, seed=0):
+    torch.manual_seed(seed)
+    m = DynamicCoupler(c, ratio=ratio).to(D)
+    with torch.no_grad():
+        for p in (m.norm_in.weight, m.norm_out.weight, m.shift_weight):
+            p.uniform_(0.5, 1.5)
+        for p in (m.norm_in.bias, m.norm_out.bias, m.shift_bias):
+            p.uniform_(-0.3, 0.3)
+        m.eta.uniform_(0.0, 0.6)
+    return m
+
+
+def test_dynamic_coupler_forward_and_gradients_match_reference():
+    m = randomised_dc()
+    x, res = torch.randn(3, 32, 5, 4, dtype=D), torch.randn(3, 32, 5, 4, dtype=D)
+    grads = []
+    for fn in (m, lambda a, b: ref_dc(a, b, m)):
+        m.zero_grad()
+        xa, ra = x.clone().requires_grad_(), res.clone().requires_grad_()
+        out = fn(xa, ra)
+        out.backward(torch.cos(out.detach()))
+        grads.append([out.detach(), xa.grad, ra.grad] + [p.grad.clone() for p in m.parameters()])
+    names = ['out', 'x', 'res'] + [n for n, _ in m.named_parameters()]
+    for a, b, name in zip(*grads, names):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-11, msg=name)
+
+
+def test_dynamic_coupler_gradcheck_and_init():
+    m = randomised_dc(c=16, ratio=4, seed=1)
+    x = torch.randn(2, 16, 2, 3, dtype=D, requires_grad=True)
+    res = torch.randn(2, 16, 2, 3, dtype=D, requires_grad=True)
+    params = dict(m.named_parameters())
+    names = list(params)
+
+    def f(x, res, *values):
+        return torch.func.functional_call(m, dict(zip(names, values)), (x, res))
+
+    assert torch.autograd.gradcheck(f, (x, res) + tuple(
+        p.detach().clone().requires_grad_() for p in params.values()), fast_mode=True)
+    fresh = DynamicCoupler(64)  # public init: α ≈ ½ for both branches
+    alpha = fresh.weights(torch.randn(2, 64, 4, 4), torch.randn(2, 64, 4, 4))
+    torch.testing.assert_close(alpha.sum(1), torch.ones(2, 64))
+    assert (alpha - 0.5).abs().max() < 0.05
+    # C²·2/16 + 8C + 5C/16 parameters for ratio 16
+    assert sum(p.numel() for p in fresh.parameters()) == 64 * 64 * 2 // 16 + 8 * 64 + 5 * 64 // 16
+
+
+def test_dynamic_coupler_tiny_hidden_bf16_and_errors():
+    m = DynamicCoupler(8)  # hidden width 1: std 0, still finite
+    x = torch.randn(2, 8, 3, 3, requires_grad=True)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        out = m(x.bfloat16(), (3 * x).bfloat16())
+    assert out.dtype == torch.bfloat16 and torch.isfinite(out).all()
+    out.float().sum().backward()
+    assert all(torch.isfinite(p.grad).all() for p in m.parameters() if p.grad is not None)
+    big = m(torch.full((2, 8, 3, 3), 1e30), torch.full((2, 8, 3, 3), -1e30))
+    assert torch.isfinite(big).all()
+    with pytest.raises(ValueError, match='same shape'):
+        m(torch.randn(2, 8, 3, 3), torch.randn(2, 8, 3, 4))
+
+
+def test_saves_only_the_unit_input_and_conv_input_and_double_backward():
+    torch.manual_seed(8)
+    conv = torch.nn.Conv2d(8, 8, 3, padding=1, bias=False)
+    unit = IIEU(8)
+    x_pre = torch.randn(2, 8, 10, 10, requires_grad=True)
+    xt = conv(x_pre)
+    big = set()
+
+    def pack(t):
+        if t.numel() >= xt.numel():
+            big.add(t.data_ptr())
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        unit(xt, x_pre, conv)
+    assert big == {xt.data_ptr(), x_pre.data_ptr()}  # x_pre is kept by the conv anyway
+    conv, unit = conv.double(), unit.double()
+    x_pre = torch.randn(1, 8, 4, 3, dtype=D, requires_grad=True)
+    xt = torch.randn(1, 8, 4, 3, dtype=D, requires_grad=True)
+    assert torch.autograd.gradgradcheck(lambda a, b: unit(a, b, conv), (xt, x_pre),
+                                        fast_mode=True)
+
+
+def test_compiled_kernels_equal_eager(monkeypatch):
+    """The fused torch.compile kernels (default outside the tests) give the eager results."""
+    import importlib
+    mod = importlib.import_module('gated_mm.models.activations.iieu')
+    torch.manual_seed(9)
+    conv = torch.nn.Conv2d(8, 8, 3, stride=2, padding=1, bias=False)
+    unit = IIEU(8, eps_mode='separate')
+    with torch.no_grad():
+        unit.eta.uniform_(0.0, 0.6)
+    x = torch.randn(2, 8, 9, 7)
+    results = []
+    for mode in ('0', 'auto'):
+        monkeypatch.setattr(mod._Kernels, 'mode', mode)
+        conv.zero_grad()
+        unit.zero_grad()
+        xp = x.clone().requires_grad_()
+        out = unit(conv(xp), xp, conv)
+        out.backward(torch.cos(out.detach()))
+        results.append([out.detach(), xp.grad, conv.weight.grad, unit.eta.grad,
+                        unit.norm.weight.grad])
+    if mod._Kernels._failed:
+        pytest.skip('torch.compile does not work here (the eager kernels are used)')
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
