@@ -6,7 +6,10 @@
                          [--launcher {none,pytorch,slurm,mpi}]
 
 Metrics are logged and written to ``<work_dir>/test_metrics.json`` (work dir default
-``work_dirs/<config name>``).
+``work_dirs/<config name>``). With LVIS metrics (mmdet ``LVISMetric``: ``bbox_AP``,
+``bbox_APr``, ``bbox_APc``, ``bbox_APf``, ``segm_...``) the per-group AP table is also
+printed and written to ``<work_dir>/lvis_group_ap.md`` and ``.csv``, with a bar chart
+``lvis_group_ap.png`` (groups: rare / common / frequent categories by training images).
 ``--out`` dumps the predictions to a pickle (mmdet configs: ``DumpDetResults``, masks as
 RLE; others: mmengine ``DumpResults``). ``--show-dir`` turns on the config's
 visualization hook and saves drawn predictions under ``<work_dir>/<timestamp>/<show_dir>``.
@@ -124,6 +127,7 @@ def main(argv=None):
         add_dump_metric(runner, cfg, args.out)
     metrics = runner.test()
     write_metrics(runner, metrics)
+    write_lvis_groups(runner, metrics)
 
 
 def write_metrics(runner, metrics):
@@ -139,6 +143,91 @@ def write_metrics(runner, metrics):
     with open(path, 'w') as f:
         json.dump(plain, f, indent=2, default=str)
     runner.logger.info(f'metrics written to {path}')
+
+
+LVIS_GROUPS = (('AP', 'all'), ('APr', 'rare'), ('APc', 'common'), ('APf', 'frequent'))
+
+
+def lvis_group_rows(metrics):
+    """Rows (task, prefix, {column: AP or None}) from LVISMetric keys such as
+    ``lvis/segm_APr``; [] when there is no LVIS group metric. An AP of -1 (lvis-api: no
+    category of the group has ground truth) becomes None."""
+    import re
+    pattern = re.compile(r'^(?:(?P<prefix>.*)/)?(?P<task>bbox|segm)_(?P<col>AP[rcf]?)$')
+    found = {}
+    for key, value in (metrics or {}).items():
+        m = pattern.match(key)
+        if m:
+            found.setdefault((m['prefix'] or '', m['task']), {})[m['col']] = float(value)
+    rows = []
+    for (prefix, task), cols in sorted(found.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+        if not {'APr', 'APc', 'APf'} & set(cols):
+            continue
+        rows.append((task, prefix, {c: (None if cols.get(c, -1.0) < 0 else cols[c])
+                                    for c, _ in LVIS_GROUPS}))
+    return rows
+
+
+def format_lvis_groups(rows):
+    """Markdown table of :func:`lvis_group_rows`."""
+    head = '| task | ' + ' | '.join(c for c, _ in LVIS_GROUPS) + ' |'
+    lines = [head, '|' + '---|' * (len(LVIS_GROUPS) + 1)]
+    for task, prefix, cols in rows:
+        name = f'{prefix}/{task}' if prefix else task
+        cells = ['n/a' if cols[c] is None else f'{cols[c]:.3f}' for c, _ in LVIS_GROUPS]
+        lines.append(f'| {name} | ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
+def plot_lvis_groups(rows, path):
+    """Grouped bar chart (all / rare / common / frequent, one bar per task) to ``path``."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    width = 0.8 / max(len(rows), 1)
+    for i, (task, prefix, cols) in enumerate(rows):
+        xs = [j + (i - (len(rows) - 1) / 2) * width for j in range(len(LVIS_GROUPS))]
+        ys = [0.0 if cols[c] is None else cols[c] for c, _ in LVIS_GROUPS]
+        bars = ax.bar(xs, ys, width, label=f'{prefix}/{task}' if prefix else task)
+        for bar, (c, _) in zip(bars, LVIS_GROUPS):
+            ax.annotate('n/a' if cols[c] is None else f'{cols[c]:.3f}',
+                        (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                        ha='center', va='bottom', fontsize=7)
+    ax.set_xticks(range(len(LVIS_GROUPS)))
+    ax.set_xticklabels([f'{c}\n({name})' for c, name in LVIS_GROUPS])
+    ax.set_ylabel('AP (IoU 0.50:0.95)')
+    ax.set_title('LVIS AP by category frequency group')
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write_lvis_groups(runner, metrics):
+    """Print the LVIS per-group AP table and write it (``.md``, ``.csv``) and its bar chart
+    (``.png``) to the work dir (rank 0; nothing without LVIS group metrics)."""
+    from mmengine.dist import is_main_process
+    rows = lvis_group_rows(metrics)
+    if not rows or not is_main_process():
+        return
+    table = format_lvis_groups(rows)
+    base = osp.join(runner.work_dir, 'lvis_group_ap')
+    with open(base + '.md', 'w') as f:
+        f.write(table + '\n')
+    with open(base + '.csv', 'w') as f:
+        f.write('task,' + ','.join(c for c, _ in LVIS_GROUPS) + '\n')
+        for task, prefix, cols in rows:
+            name = f'{prefix}/{task}' if prefix else task
+            f.write(name + ',' + ','.join('' if cols[c] is None else f'{cols[c]:.4f}'
+                                          for c, _ in LVIS_GROUPS) + '\n')
+    print('LVIS AP by frequency group (rare / common / frequent by training images):')
+    print(table)
+    try:
+        plot_lvis_groups(rows, base + '.png')
+    except ImportError as e:  # matplotlib is optional
+        runner.logger.warning(f'no bar chart: {e}')
+    runner.logger.info(f'LVIS group AP table written to {base}.md / .csv / .png')
 
 
 if __name__ == '__main__':

@@ -12,12 +12,13 @@ from typing import List, NamedTuple, Optional, Sequence, Union
 
 import numpy as np
 from mmengine.fileio import exists, get_text, join_path
+from mmengine.utils import is_abs
 
 from mmpretrain.datasets import BaseDataset
 from mmpretrain.datasets.categories import IMAGENET_CATEGORIES
 from mmpretrain.registry import DATASETS
 
-__all__ = ['TxtListDataset', 'ImageNetLT', 'read_txt_list', 'TxtListEntry']
+__all__ = ['TxtListDataset', 'ImageNetLT', 'read_txt_list', 'TxtListEntry', 'frequency_order']
 
 _EXPECTED = "'<relative/image/path> <integer class label >= 0>'"
 
@@ -70,6 +71,34 @@ def read_txt_list(ann_file: str) -> List[TxtListEntry]:
     return entries
 
 
+def frequency_order(class_counts: Sequence[int], tie_break: str = 'index') -> np.ndarray:
+    """Class indices sorted by descending training count: ``order[new] = old``.
+
+    Re-indexing ``new_label = rank[old_label]`` with ``rank = argsort(order)`` makes class 0
+    the most frequent (the public APA code's ``LT_Dataset``: ``argsort(-counts)``).
+
+    Args:
+        class_counts: training images per class, shape (C,).
+        tie_break: ``'index'``: classes with equal counts keep ascending original index
+            (stable sort; the same on every machine); ``'numpy'``: ``np.argsort(-counts)`` with
+            NumPy's default (unstable) sort, as the public code. Its tie order is not specified
+            by NumPy and may differ between NumPy versions / CPUs: use it only to match a
+            checkpoint trained that way, on the same software.
+
+    Returns:
+        np.ndarray: int64, shape (C,), a permutation of ``0..C-1``.
+
+    Raises:
+        ValueError: unknown ``tie_break``.
+    """
+    if tie_break not in ('index', 'numpy'):
+        raise ValueError(f"frequency_order: tie_break must be 'index' or 'numpy', got "
+                         f'{tie_break!r}')
+    neg = -np.asarray(class_counts, dtype=np.int64)
+    order = np.argsort(neg, kind='stable') if tie_break == 'index' else np.argsort(neg)
+    return order.astype(np.int64)
+
+
 @DATASETS.register_module()
 class TxtListDataset(BaseDataset):
     """Classification dataset read from an image-list text file (ImageNet-LT format).
@@ -87,6 +116,14 @@ class TxtListDataset(BaseDataset):
         classes (str | Sequence[str], optional): Class names or a file with one per line.
             Without class names (here or in ``METAINFO``) the classes are named ``'0'`` ..
             ``str(max_label)``.
+        frequency_ann_file (str, optional): Re-index the labels by descending class frequency
+            in this list file (the *training* list, for every split; joined with
+            ``data_root`` like ``ann_file``): ``new = rank[old]`` with class 0 the most
+            frequent, as the public APA code (needed to evaluate its checkpoints). Class
+            names are permuted with the labels (``classes[new]`` is the old name), and
+            ``label_map`` (old → new, int64 array) is stored. Defaults to None (file labels).
+        tie_break (str): order of classes with equal counts, see :func:`frequency_order`
+            (``'index'`` stable, default; ``'numpy'`` as the public code).
         **kwargs: Other arguments of mmpretrain's ``BaseDataset`` (``pipeline``,
             ``test_mode``, ``lazy_init``, ``indices``, ...).
 
@@ -106,7 +143,17 @@ class TxtListDataset(BaseDataset):
                  data_prefix: Union[str, dict] = '',
                  metainfo: Optional[dict] = None,
                  classes: Union[str, Sequence[str], None] = None,
+                 frequency_ann_file: Optional[str] = None,
+                 tie_break: str = 'index',
                  **kwargs):
+        if tie_break not in ('index', 'numpy'):
+            raise ValueError(f"{type(self).__name__}: tie_break must be 'index' or 'numpy', "
+                             f'got {tie_break!r}')
+        self.frequency_ann_file = frequency_ann_file
+        if frequency_ann_file and data_root and not is_abs(frequency_ann_file):
+            self.frequency_ann_file = join_path(data_root, frequency_ann_file)
+        self.tie_break = tie_break
+        self.label_map = None
         super().__init__(ann_file=ann_file, data_root=data_root, data_prefix=data_prefix,
                          metainfo=metainfo, classes=classes, **kwargs)
 
@@ -120,14 +167,37 @@ class TxtListDataset(BaseDataset):
                     raise ValueError(f'{self.ann_file}, line {e.line}: label {e.label} is out '
                                      f'of range for {len(classes)} classes (labels must be '
                                      f'0..{len(classes) - 1})')
-        elif entries:
+        elif entries and not self.frequency_ann_file:
             num_classes = max(e.label for e in entries) + 1
             self._metainfo['classes'] = tuple(str(i) for i in range(num_classes))
+        if self.frequency_ann_file:
+            entries = self._reindex_by_frequency(entries)
         prefix = self.img_prefix
         return [
             dict(img_path=join_path(prefix, e.path) if prefix else e.path,
                  gt_label=int(e.label)) for e in entries
         ]
+
+    def _reindex_by_frequency(self, entries: List[TxtListEntry]) -> List[TxtListEntry]:
+        """Relabel ``entries`` by descending frequency in ``frequency_ann_file``."""
+        train = read_txt_list(self.frequency_ann_file)
+        classes = self._metainfo.get('classes')
+        num_classes = len(classes) if classes is not None else 1 + max(
+            [e.label for e in train] + [e.label for e in entries] + [-1])
+        bad = [e for e in train if e.label >= num_classes]
+        if bad:
+            raise ValueError(f'{self.frequency_ann_file}, line {bad[0].line}: label '
+                             f'{bad[0].label} is out of range for {num_classes} classes')
+        counts = np.bincount([e.label for e in train], minlength=num_classes)
+        order = frequency_order(counts, self.tie_break)
+        rank = np.empty_like(order)
+        rank[order] = np.arange(num_classes)
+        self.label_map = rank
+        if classes is not None:
+            self._metainfo['classes'] = tuple(classes[int(o)] for o in order)
+        else:
+            self._metainfo['classes'] = tuple(str(int(o)) for o in order)
+        return [TxtListEntry(e.path, int(rank[e.label]), e.line) for e in entries]
 
     def get_gt_labels(self) -> np.ndarray:
         """Labels of all samples, int64, shape (N,)."""

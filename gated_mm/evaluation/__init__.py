@@ -1,4 +1,5 @@
 """Metrics for long-tailed recognition, registered in mmpretrain's ``METRICS``."""
 from .shot_accuracy import ShotAccuracy, shot_groups
+from .iif import IIF, IIF_VARIANTS, class_counts_from, iif_weights  # noqa: F401
 
 __all__ = ['ShotAccuracy', 'shot_groups']

@@ -1,0 +1,29 @@
+# APA paper (Alexandridis et al., ECCV 2024), Table 5, LVIS v1 Mask R-CNN FPN 2x:
+#   "GOL+AGLU (ours), APA*-R50": AP^m 29.1 / AP^r 21.6 / AP^c 29.6 / AP^f 31.7 / AP^b 29.0.
+# Backbone: SE-ResNet-50 with APA-gated SE (LayerNorm, no-bias MLP r = 16, Dropout 0.1, APA
+# kappa ~ U(-1, 0), lambda ~ U(0, 1)) and AGLU at every ReLU position (detection init
+# kappa ~ U(1.0, 1.3), lambda ~ U(0, 1)); ImageNet pre-trained, stem + stage 1 frozen (their
+# kappa, lambda included), BN in eval mode. Recipe in the base file (same as the baseline).
+_base_ = '../_base_/models/mask-rcnn_gated-r50_fpn_gol_ms-2x_lvis-v1.py'
+
+# ImageNet APA + AGLU SE-R50 backbone weights (backbone-only state dict, e.g. from the APA
+# checkpoint converter in tools/dataset_converters/)
+pretrained = 'checkpoints/gated-se-resnet50_apa-aglu_in1k_backbone.pth'
+model = dict(
+    backbone=dict(
+        _delete_=True,
+        type='GatedResNet',
+        depth=50,
+        out_indices=(0, 1, 2, 3),
+        frozen_stages=1,
+        norm_cfg=dict(type='BN', requires_grad=True),
+        norm_eval=True,
+        style='pytorch',
+        act_cfg=dict(type='AGLU', kappa_init=(1.0, 1.3), lambda_init=(0.0, 1.0)),
+        attention_cfg=dict(
+            type='GatedSE',
+            ratio=16,
+            gate_cfg=dict(type='APA', kappa_init=(-1.0, 0.0), lambda_init=(0.0, 1.0)),
+            layer_norm=True,
+            dropout=0.1),
+        init_cfg=dict(type='Pretrained', checkpoint=pretrained)))

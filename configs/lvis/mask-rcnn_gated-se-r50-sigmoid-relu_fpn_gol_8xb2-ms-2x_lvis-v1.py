@@ -1,0 +1,23 @@
+# APA paper (Alexandridis et al., ECCV 2024), Table 5, LVIS v1 Mask R-CNN FPN 2x:
+#   "GOL (baseline), SE-R50": AP^m 28.2 / AP^r 20.6 / AP^c 28.9 / AP^f 30.8 / AP^b 28.1.
+# Backbone: SE-ResNet-50 (plain SE: Sigmoid gate, r = 16, after bn3; ReLU), ImageNet
+# pre-trained, stem + stage 1 frozen (gates included), BN in eval mode. The recipe (GOL +
+# DropLoss, cosine mask head, RFS, 2x, test settings) is in the base file.
+_base_ = '../_base_/models/mask-rcnn_gated-r50_fpn_gol_ms-2x_lvis-v1.py'
+
+# ImageNet SE-R50 backbone weights (backbone-only state dict, e.g. from the APA checkpoint
+# converter in tools/dataset_converters/)
+pretrained = 'checkpoints/gated-se-resnet50_sigmoid-relu_in1k_backbone.pth'
+model = dict(
+    backbone=dict(
+        _delete_=True,
+        type='GatedResNet',
+        depth=50,
+        out_indices=(0, 1, 2, 3),
+        frozen_stages=1,
+        norm_cfg=dict(type='BN', requires_grad=True),
+        norm_eval=True,
+        style='pytorch',
+        act_cfg=dict(type='ReLU', inplace=True),
+        attention_cfg=dict(type='GatedSE', ratio=16, gate_cfg=dict(type='Sigmoid')),
+        init_cfg=dict(type='Pretrained', checkpoint=pretrained)))

@@ -1,0 +1,27 @@
+# APA paper (Alexandridis et al., ECCV 2024), balanced-detection table (b) V3Det:
+#   "Cascade R-CNN-R50 w/ APA*+AGLU": AP^b 35.4 (w/ SE 33.3, mmdet's Cascade R-CNN R50 31.6).
+# ImageNet APA + AGLU SE-ResNet-50: APA-gated SE (LayerNorm, no-bias MLP r = 16, Dropout 0.1,
+# APA kappa ~ U(-1, 0), lambda ~ U(0, 1)) and AGLU at every ReLU position (detection init
+# kappa ~ U(1.0, 1.3), lambda ~ U(0, 1)); stem + stage 1 frozen with their kappa / lambda, BN
+# eval; V3Det recipe of the base file (wrapped-Cauchy classifier, scale 300).
+_base_ = '../_base_/models/cascade-rcnn_gated-r50_fpn_wc_8xb4-2x_v3det.py'
+
+pretrained = 'checkpoints/gated-se-resnet50_apa-aglu_in1k_backbone.pth'
+model = dict(
+    backbone=dict(
+        _delete_=True,
+        type='GatedResNet',
+        depth=50,
+        out_indices=(0, 1, 2, 3),
+        frozen_stages=1,
+        norm_cfg=dict(type='BN', requires_grad=True),
+        norm_eval=True,
+        style='pytorch',
+        act_cfg=dict(type='AGLU', kappa_init=(1.0, 1.3), lambda_init=(0.0, 1.0)),
+        attention_cfg=dict(
+            type='GatedSE',
+            ratio=16,
+            gate_cfg=dict(type='APA', kappa_init=(-1.0, 0.0), lambda_init=(0.0, 1.0)),
+            layer_norm=True,
+            dropout=0.1),
+        init_cfg=dict(type='Pretrained', checkpoint=pretrained)))

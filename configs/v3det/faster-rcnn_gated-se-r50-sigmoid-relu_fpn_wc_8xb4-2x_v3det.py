@@ -1,0 +1,20 @@
+# APA paper (Alexandridis et al., ECCV 2024), balanced-detection table (b) V3Det:
+#   "Faster R-CNN-R50 w/ SE": AP^b 27.0 (mmdet's Faster R-CNN R50: 25.4).
+# ImageNet SE-ResNet-50 backbone (Sigmoid SE gate r = 16 after bn3, ReLU; stem + stage 1
+# frozen, BN eval) in the V3Det recipe of the base file (wrapped-Cauchy classifier, scale 300).
+_base_ = '../_base_/models/faster-rcnn_gated-r50_fpn_wc_8xb4-2x_v3det.py'
+
+pretrained = 'checkpoints/gated-se-resnet50_sigmoid-relu_in1k_backbone.pth'
+model = dict(
+    backbone=dict(
+        _delete_=True,
+        type='GatedResNet',
+        depth=50,
+        out_indices=(0, 1, 2, 3),
+        frozen_stages=1,
+        norm_cfg=dict(type='BN', requires_grad=True),
+        norm_eval=True,
+        style='pytorch',
+        act_cfg=dict(type='ReLU', inplace=True),
+        attention_cfg=dict(type='GatedSE', ratio=16, gate_cfg=dict(type='Sigmoid')),
+        init_cfg=dict(type='Pretrained', checkpoint=pretrained)))

@@ -1,0 +1,4 @@
+"""Classification / detection heads, registered in the downstream libraries' ``MODELS``."""
+from .cosine_cls_head import CosineClsHead  # noqa: F401
+from .normed_conv import CosineConv2d  # noqa: F401
+from .wrapped_cauchy import WrappedCauchyLinear  # noqa: F401

@@ -1,0 +1,4 @@
+"""Detection losses, registered in mmdet's ``MODELS``."""
+from .gol import GOLLoss, GumbelDropLoss, gol_loss, gumbel_log1m_cdf, gumbel_scores
+
+__all__ = ['GOLLoss', 'GumbelDropLoss', 'gol_loss', 'gumbel_log1m_cdf', 'gumbel_scores']

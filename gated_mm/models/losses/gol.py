@@ -1,0 +1,352 @@
+r"""Gumbel Optimised Loss (GOL) and its DropLoss form for long-tailed detection.
+
+Alexandridis et al., "Long-tailed Instance Segmentation using Gumbel Optimized Loss"
+(ECCV 2022), used as the LVIS classification loss of the APA paper (Alexandridis et al.,
+ECCV 2024, Table 5). ``../shared/REFERENCE.md`` section 6.
+
+Gumbel activation (the test-time score of class c)::
+
+    η(q) = exp(−exp(−q))
+
+GOL, the binary cross-entropy of η, written analytically (t = exp(−q))::
+
+    ℓ(q, y) = y · t − (1 − y) · log(1 − exp(−t))
+
+    ∂ℓ/∂q = −y · t + (1 − y) · t / expm1(t)
+
+Both terms are evaluated in log space, never forming η: ``log(1 − exp(−t))`` is
+``log1p(−exp(−t))`` for t > log 2, ``log(−expm1(−t))`` below, and, for q > 15 (t < 3.1e-7,
+where 1 − exp(−t) would lose every digit), its expansion ``−q + log1p(−t/2)`` (relative
+error < t²/24 / q < 3e-16). Each branch sees only its own part of the input range (clamped),
+so none produces inf/NaN values or gradients. The loss is computed in float32 for
+float16/bfloat16 inputs (float64 stays float64). ``F.binary_cross_entropy`` on η, as in the
+public code, is refused under CUDA autocast ("unsafe to autocast") and forms 1 − η, which
+rounds to 0 (log clamped at −100) once η is within an ulp of 1.
+
+DropLoss (Hsieh et al., AAAI 2021, as used by the GOL public code): with the class flag
+T(c) = 1 if image_count(c) / N_images < λ, the negative term of a T-class is
+
+* dropped for every foreground RoI;
+* dropped for a background RoI at random with probability 1 − r, independently per
+  (RoI, class), where r is the fraction of the batch's foreground RoIs whose class is in T.
+
+Positive terms are never dropped. λ = 0.0011 for LVIS v1 (815 classes), 0.00177 for v0.5.
+
+Reduction: Σ_{i,c} w_i · drop_ic · ℓ_ic / avg_factor with w the per-RoI weight mmdet
+passes (``label_weights``) and avg_factor the number of RoIs (mmdet's ``BBoxHead.loss``
+passes the count of RoIs with positive weight; without it, the number of rows). The public
+code divides by the number of RoIs too.
+
+Deviations from the public code (config options):
+
+* ``logit_clamp``: the public code clamps q to [−4, 10] before the loss (zero gradient
+  outside); the paper does not mention it. Default ``(-4.0, 10.0)`` reproduces the public
+  code; ``None`` gives the exact loss (finite for every finite q in float32 except
+  y = 1 with q < −88, where y·exp(−q) overflows).
+* Class frequencies are buffers of the module (saved in checkpoints, moved with
+  ``.to(device)``), computed from an LVIS annotation or category file (``freq_file``) or
+  given as ``image_count`` + ``num_images``; the public code reads a hard-coded table and
+  needs CUDA. With no foreground RoI in a batch, r is undefined: nothing is dropped for the
+  background RoIs (the public code's behaviour, where r is NaN).
+"""
+import math
+import os.path as osp
+from typing import Dict, Optional, Sequence, Tuple
+
+import torch
+from torch import Tensor, nn
+
+from ..registry import register_in_scopes
+
+#: q above which log(1 − exp(−e^{−q})) uses its expansion −q + log1p(−e^{−q}/2).
+_ASYMPTOTIC_Q = 15.0
+
+
+def _compute_dtype(x: Tensor) -> torch.dtype:
+    return torch.float64 if x.dtype == torch.float64 else torch.float32
+
+
+def gumbel_scores(logits: Tensor) -> Tensor:
+    """Gumbel activation η(q) = exp(−exp(−q)), same shape; float32 (float64 kept)."""
+    q = logits.to(_compute_dtype(logits))
+    return torch.exp(-torch.exp(-q))
+
+
+def gumbel_log1m_cdf(q: Tensor) -> Tensor:
+    """log(1 − η(q)) = log(1 − exp(−t)), t = exp(−q): full relative precision for every q.
+
+    Three regimes: q > 15 (t < 3.1e-7): −q + log1p(−t/2); t > log 2: log1p(−exp(−t)); else
+    log(−expm1(−t)) (Mächler's log1mexp). q is clamped to [−50, 15] inside the last two, where
+    the value beyond −50 (−exp(−e^50)) is 0 in every float format, so no branch ever sees an
+    argument that yields inf/NaN values or gradients.
+    """
+    q_large = q.clamp(min=_ASYMPTOTIC_Q)
+    t = torch.exp(-q.clamp(min=-50.0, max=_ASYMPTOTIC_Q))
+    mid = torch.where(t > math.log(2.0), torch.log1p(-torch.exp(-t)), torch.log(-torch.expm1(-t)))
+    asymptotic = -q_large + torch.log1p(-0.5 * torch.exp(-q_large))
+    return torch.where(q > _ASYMPTOTIC_Q, asymptotic, mid)
+
+
+def gol_loss(logits: Tensor,
+             targets: Tensor,
+             logit_clamp: Optional[Tuple[float, float]] = None) -> Tensor:
+    """Element-wise GOL ℓ(q, y) = y·exp(−q) − (1 − y)·log(1 − exp(−exp(−q))).
+
+    Args:
+        logits: q, any shape, any float dtype (computed in float32, float64 kept).
+        targets: y in [0, 1], broadcastable to ``logits``.
+        logit_clamp: optional (low, high) clamp of q before the loss (public code: (−4, 10)).
+
+    Returns:
+        Tensor of ``logits``' shape in float32 (float64 for float64 input).
+    """
+    dtype = _compute_dtype(logits)
+    with torch.autocast(device_type=logits.device.type, enabled=False):
+        q = logits.to(dtype)
+        if logit_clamp is not None:
+            q = q.clamp(min=logit_clamp[0], max=logit_clamp[1])
+        y = targets.to(dtype)
+        # y·exp(−q) as exp(log y − q): exactly 0 (with a 0 gradient) where y = 0, even where
+        # exp(−q) overflows; ∞ only for y > 0 and q < −88 (float32), the true value's overflow
+        return torch.exp(torch.log(y) - q) - (1 - y) * gumbel_log1m_cdf(q)
+
+
+def _check_clamp(clamp, owner: str):
+    if clamp is None:
+        return None
+    if len(clamp) != 2 or not clamp[0] < clamp[1]:
+        raise ValueError(f'{owner}: logit_clamp must be None or (low, high) with low < high, '
+                         f'got {clamp!r}')
+    return (float(clamp[0]), float(clamp[1]))
+
+
+@register_in_scopes(('mmdet', ))
+class GOLLoss(nn.Module):
+    """Gumbel Optimised Loss for mmdet's bbox heads (sigmoid-style: C outputs, no background).
+
+    Used as ``loss_cls`` of ``Shared2FCBBoxHead``/``BBoxHead``: through the ``custom_*``
+    hooks of mmdet's ``BBoxHead`` the classifier gets C outputs (no background logit),
+    ``predict`` uses :meth:`get_activation` (Gumbel scores plus a zero background column,
+    so ``multiclass_nms`` and ``LVISMetric`` work unchanged) and training logs the
+    foreground accuracy (``acc_fg``).
+
+    Args:
+        num_classes: C, foreground classes (e.g. 1203 for LVIS v1). Labels are in [0, C]
+            with C = background.
+        loss_weight: multiplier of the loss.
+        logit_clamp: (low, high) clamp of the logits before the loss; public code (−4, 10);
+            None for the exact loss.
+        reduction: 'mean' (sum / avg_factor, the default) or 'sum'; 'none' returns the
+            (N, C) element-wise loss.
+
+    Shapes: ``cls_score`` (N, C) logits; ``label`` (N,) int64 in [0, C]; ``weight`` (N,)
+    or None. Returns a scalar (float32; float64 for float64 logits).
+
+    Raises:
+        ValueError: ``cls_score`` is not (N, num_classes) or labels are out of range.
+    """
+
+    def __init__(self,
+                 num_classes: int,
+                 loss_weight: float = 1.0,
+                 logit_clamp: Optional[Sequence[float]] = (-4.0, 10.0),
+                 reduction: str = 'mean'):
+        super().__init__()
+        if int(num_classes) < 1:
+            raise ValueError(f'{type(self).__name__}: num_classes must be >= 1, got {num_classes}')
+        if reduction not in ('mean', 'sum', 'none'):
+            raise ValueError(f"{type(self).__name__}: reduction must be 'mean', 'sum' or "
+                             f"'none', got {reduction!r}")
+        self.num_classes = int(num_classes)
+        self.loss_weight = float(loss_weight)
+        self.logit_clamp = _check_clamp(logit_clamp, type(self).__name__)
+        self.reduction = reduction
+        # mmdet BBoxHead hooks: C outputs, custom scores, custom accuracy
+        self.custom_cls_channels = True
+        self.custom_activation = True
+        self.custom_accuracy = True
+
+    # ------------------------------------------------------------------ mmdet hooks
+    def get_cls_channels(self, num_classes: int) -> int:
+        """Classifier outputs for ``num_classes`` classes: C (no background logit)."""
+        if num_classes != self.num_classes:
+            raise ValueError(f'{type(self).__name__}: bbox_head.num_classes={num_classes} but '
+                             f'loss_cls.num_classes={self.num_classes}; set both to the same '
+                             f'value')
+        return num_classes
+
+    def get_activation(self, cls_score: Tensor) -> Tensor:
+        """(N, C) logits → (N, C + 1) scores: Gumbel η(q) and a zero background column."""
+        scores = gumbel_scores(cls_score)
+        return torch.cat([scores, scores.new_zeros(scores.size(0), 1)], dim=1)
+
+    def get_accuracy(self, cls_score: Tensor, labels: Tensor) -> Dict[str, Tensor]:
+        """Top-1 accuracy (%) over the foreground RoIs, logged as ``acc_fg``."""
+        from mmdet.models.losses import accuracy
+        fg = (labels >= 0) & (labels < self.num_classes)
+        return dict(acc_fg=accuracy(cls_score[fg], labels[fg]))
+
+    # ------------------------------------------------------------------ loss
+    def _check_inputs(self, cls_score: Tensor, label: Tensor):
+        if cls_score.dim() != 2 or cls_score.size(1) != self.num_classes:
+            raise ValueError(f'{type(self).__name__}: cls_score must be (N, {self.num_classes}), '
+                             f'got {tuple(cls_score.shape)}')
+        if label.shape != cls_score.shape[:1]:
+            raise ValueError(f'{type(self).__name__}: label must be ({cls_score.size(0)},), got '
+                             f'{tuple(label.shape)}')
+        if label.numel() and (label.min() < 0 or label.max() > self.num_classes):
+            raise ValueError(f'{type(self).__name__}: labels must be in [0, {self.num_classes}] '
+                             f'({self.num_classes} = background)')
+
+    def one_hot(self, cls_score: Tensor, label: Tensor) -> Tensor:
+        """(N,) labels in [0, C] → (N, C) one-hot targets (background: all zeros)."""
+        target = cls_score.new_zeros(label.size(0), self.num_classes + 1,
+                                     dtype=_compute_dtype(cls_score))
+        target[torch.arange(label.size(0), device=label.device), label] = 1
+        return target[:, :self.num_classes]
+
+    def drop_weights(self, cls_score: Tensor, label: Tensor, target: Tensor) -> Optional[Tensor]:
+        """Per-element weights (N, C) multiplying the loss; None: keep all (plain GOL)."""
+        return None
+
+    def forward(self,
+                cls_score: Tensor,
+                label: Tensor,
+                weight: Optional[Tensor] = None,
+                avg_factor: Optional[float] = None,
+                reduction_override: Optional[str] = None,
+                **kwargs) -> Tensor:
+        self._check_inputs(cls_score, label)
+        reduction = reduction_override or self.reduction
+        target = self.one_hot(cls_score, label)
+        loss = gol_loss(cls_score, target, self.logit_clamp)
+        drop = self.drop_weights(cls_score, label, target)
+        if drop is not None:
+            loss = loss * drop
+        if weight is not None:
+            loss = loss * weight.to(loss.dtype).reshape(-1, 1)
+        if reduction == 'none':
+            return self.loss_weight * loss
+        loss = loss.sum()
+        if reduction == 'mean':
+            loss = loss / (avg_factor if avg_factor is not None else max(cls_score.size(0), 1))
+        return self.loss_weight * loss
+
+    def extra_repr(self) -> str:
+        return (f'num_classes={self.num_classes}, loss_weight={self.loss_weight}, '
+                f'logit_clamp={self.logit_clamp}')
+
+
+@register_in_scopes(('mmdet', ))
+class GumbelDropLoss(GOLLoss):
+    """GOL with DropLoss (the APA paper's LVIS classification loss, the GOL public recipe).
+
+    Class frequency f_c = image_count(c) / N_images of the *training* set; classes with
+    f_c < ``lambda_`` are the tail set T whose negatives are dropped (see the module
+    docstring). Frequencies come from exactly one of
+
+    * ``freq_file``: an LVIS-format JSON. ``categories[*].image_count`` when every category
+      has it, else counted from ``annotations``; N_images = ``num_images`` (top-level key of
+      a category file) or the number of distinct images with annotations (the GOL public
+      code's convention) or ``len(images)``. Categories in file order = mmdet's label order
+      (``LVIS.get_cat_ids()``). A missing file is tolerated at build time (testing a
+      trained checkpoint restores the buffers) and reported at the first training step.
+    * ``image_count`` (C numbers) and ``num_images``.
+
+    They are kept as buffers ``class_frequency`` (C,) and ``tail_mask`` (C,), saved in
+    checkpoints and moved with the module (no hard-coded device).
+
+    Args:
+        num_classes, loss_weight, logit_clamp, reduction: as :class:`GOLLoss`.
+        lambda_: frequency threshold; 0.0011 LVIS v1 (815 classes), 0.00177 LVIS v0.5.
+        freq_file: path of the LVIS training annotation file or a category file.
+        image_count, num_images: explicit training image counts per class and total.
+
+    Raises:
+        ValueError: both or neither frequency source, wrong number of classes, bad λ.
+        FileNotFoundError / KeyError: (at the first training step) ``freq_file`` missing or
+            without categories.
+    """
+
+    def __init__(self,
+                 num_classes: int,
+                 lambda_: float = 0.0011,
+                 freq_file: Optional[str] = None,
+                 image_count: Optional[Sequence[float]] = None,
+                 num_images: Optional[int] = None,
+                 loss_weight: float = 1.0,
+                 logit_clamp: Optional[Sequence[float]] = (-4.0, 10.0),
+                 reduction: str = 'mean'):
+        super().__init__(num_classes, loss_weight=loss_weight, logit_clamp=logit_clamp,
+                         reduction=reduction)
+        name = type(self).__name__
+        if not lambda_ > 0:
+            raise ValueError(f'{name}: lambda_ must be > 0, got {lambda_}')
+        if (freq_file is None) == (image_count is None):
+            raise ValueError(f'{name}: give exactly one of freq_file (LVIS train annotation or '
+                             f'category file) or image_count + num_images')
+        self.lambda_ = float(lambda_)
+        self.freq_file = freq_file
+        self.register_buffer('class_frequency', torch.full((self.num_classes, ), float('nan')))
+        self.register_buffer('tail_mask', torch.zeros(self.num_classes, dtype=torch.bool))
+        if image_count is not None:
+            if num_images is None:
+                raise ValueError(f'{name}: image_count needs num_images (training images)')
+            self.set_frequency(image_count, num_images)
+        elif osp.isfile(freq_file):
+            self.load_frequency(freq_file)
+
+    def load_frequency(self, freq_file: str):
+        """Read the class frequencies from an LVIS annotation/category file into the buffers."""
+        from gated_mm.datasets.lvis_convert import load_category_frequency
+        counts, num_images = load_category_frequency(freq_file)
+        self.set_frequency(counts, num_images, source=freq_file)
+
+    def set_frequency(self, image_count: Sequence[float], num_images: int, source: str = ''):
+        """Fill ``class_frequency`` = image_count / num_images and ``tail_mask`` (f < λ)."""
+        name = type(self).__name__
+        counts = torch.as_tensor(image_count, dtype=torch.float64).flatten()
+        where = f' (from {source})' if source else ''
+        if counts.numel() != self.num_classes:
+            raise ValueError(f'{name}: {counts.numel()} class image counts{where} but '
+                             f'num_classes={self.num_classes}')
+        if not int(num_images) > 0:
+            raise ValueError(f'{name}: num_images must be > 0, got {num_images}{where}')
+        freq = counts / int(num_images)
+        self.class_frequency.copy_(freq.to(self.class_frequency.dtype))
+        self.tail_mask.copy_(freq < self.lambda_)
+
+    @property
+    def num_tail_classes(self) -> int:
+        """Number of classes in T (whose negatives are dropped)."""
+        return int(self.tail_mask.sum())
+
+    def _ensure_frequency(self):
+        if not torch.isnan(self.class_frequency).any():
+            return
+        name = type(self).__name__
+        if self.freq_file is None or not osp.isfile(self.freq_file):
+            raise FileNotFoundError(
+                f'{name}: class frequencies not loaded and freq_file {self.freq_file!r} not found;'
+                f' set model.roi_head.bbox_head.loss_cls.freq_file to the LVIS training '
+                f'annotation (or category) file')
+        self.load_frequency(self.freq_file)
+
+    def drop_weights(self, cls_score: Tensor, label: Tensor, target: Tensor) -> Tensor:
+        """(N, C) 0/1 weights: 0 where a tail-class negative is dropped."""
+        self._ensure_frequency()
+        tail = self.tail_mask.to(device=cls_score.device)
+        fg = label < self.num_classes
+        if fg.any():
+            ratio = tail[label[fg]].to(target.dtype).mean()
+            keep_bg = torch.rand_like(target) <= ratio  # drop with probability 1 - r
+        else:
+            keep_bg = torch.ones_like(target, dtype=torch.bool)
+        # drop: tail class, negative, and (foreground RoI, or background RoI not kept)
+        drop = tail[None, :] & (target == 0) & (fg[:, None] | ~keep_bg)
+        return (~drop).to(target.dtype)
+
+    def extra_repr(self) -> str:
+        loaded = not torch.isnan(self.class_frequency).any()
+        tail = f'{self.num_tail_classes} tail classes' if loaded else 'frequencies not loaded'
+        return f'{super().extra_repr()}, lambda_={self.lambda_}, {tail}'

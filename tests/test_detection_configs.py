@@ -1,0 +1,194 @@
+"""The detection configs (configs/lvis, coco, v3det): each states its paper target, carries
+the paper's hyper-parameters (``../shared/REFERENCE.md`` sections 6, 7), and builds.
+
+Models are built here for the LVIS and COCO configs; the V3Det ones (13,204-class heads, slow
+to allocate on a CPU) are built by tests/test_configs.py, which builds every shipped config."""
+import os
+import re
+from pathlib import Path
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+
+import gated_mm  # noqa: F401
+from gated_mm.models.activations import AGLU, APA
+
+ROOT = Path(__file__).resolve().parents[1]
+DET = sorted(p for d in ('lvis', 'coco', 'v3det') for p in (ROOT / 'configs' / d).glob('*.py'))
+PAPER = [p for p in DET if 'mini-lvis' not in p.name]
+QUICK = [p for p in DET if 'mini-lvis' in p.name]
+
+# paper table numbers each config's header must state (REFERENCE sections 6, 7)
+TARGETS = {
+    'mask-rcnn_gated-se-r50-sigmoid-relu_fpn_gol_8xb2-ms-2x_lvis-v1.py':
+    ['28.2', '20.6', '28.9', '30.8', '28.1'],
+    'mask-rcnn_gated-se-r50-apa-aglu_fpn_gol_8xb2-ms-2x_lvis-v1.py':
+    ['29.1', '21.6', '29.6', '31.7', '29.0'],
+    'mask-rcnn_gated-se-r101-sigmoid-relu_fpn_gol_8xb2-ms-2x_lvis-v1.py':
+    ['29.7', '23.0', '29.9', '32.5', '30.0'],
+    'mask-rcnn_gated-se-r101-apa-aglu_fpn_gol_8xb2-ms-2x_lvis-v1.py':
+    ['30.7', '23.6', '31.3', '33.1', '31.1'],
+    'mask-rcnn_gated-r50-relu_fpn_8xb2-2x_coco.py': ['39.2', '35.4'],
+    'mask-rcnn_gated-se-r50-sigmoid-relu_fpn_8xb2-2x_coco.py': ['40.5', '36.9'],
+    'mask-rcnn_gated-se-r50-apa-aglu_fpn_8xb2-2x_coco.py': ['41.2', '37.6'],
+    'faster-rcnn_gated-se-r50-sigmoid-relu_fpn_wc_8xb4-2x_v3det.py': ['27.0'],
+    'faster-rcnn_gated-se-r50-apa-aglu_fpn_wc_8xb4-2x_v3det.py': ['29.9'],
+    'cascade-rcnn_gated-se-r50-sigmoid-relu_fpn_wc_8xb4-2x_v3det.py': ['33.3'],
+    'cascade-rcnn_gated-se-r50-apa-aglu_fpn_wc_8xb4-2x_v3det.py': ['35.4'],
+}
+
+
+def name(p):
+    return f'{p.parent.name}/{p.name}'
+
+
+def header(p):
+    lines = p.read_text().splitlines()
+    return '\n'.join(line for line in lines[:next(i for i, line in enumerate(lines)
+                                                    if not line.startswith('#'))])
+
+
+def test_all_paper_configs_listed():
+    assert sorted(p.name for p in PAPER) == sorted(TARGETS)
+    assert len(QUICK) == 2
+
+
+@pytest.mark.parametrize('path', PAPER, ids=name)
+def test_header_states_table_and_numbers(path):
+    text = header(path)
+    assert re.search(r'[Tt]able', text) and 'APA paper' in text
+    for number in TARGETS[path.name]:
+        assert number in text, f'{path.name}: header lacks the target {number}'
+
+
+@pytest.mark.parametrize('path', DET, ids=name)
+def test_common_detection_settings(path):
+    cfg = Config.fromfile(path)
+    assert cfg.custom_imports['imports'] == ['gated_mm'] and cfg.default_scope == 'mmdet'
+    bb = cfg.model.backbone
+    assert bb.type == 'GatedResNet' and tuple(bb.out_indices) == (0, 1, 2, 3)
+    custom = cfg.optim_wrapper.paramwise_cfg.custom_keys
+    assert custom['.kappa']['decay_mult'] == 0 and custom['.lambda_']['decay_mult'] == 0
+    if path in PAPER:
+        assert bb.depth in (50, 101) and bb.frozen_stages == 1 and bb.norm_eval
+        assert bb.init_cfg['type'] == 'Pretrained'
+    gated = 'apa-aglu' in path.name
+    assert (bb.act_cfg['type'] == 'AGLU') == gated
+    if gated:
+        assert tuple(bb.act_cfg['kappa_init']) == (1.0, 1.3)  # detection AGLU init
+        att = bb.attention_cfg
+        assert att['gate_cfg']['type'] == 'APA' and att['layer_norm'] and att['dropout'] == 0.1
+    elif 'se-' in path.name:
+        assert bb.attention_cfg['gate_cfg']['type'] == 'Sigmoid' and bb.attention_cfg['ratio'] == 16
+
+
+LVIS_PAPER = [p for p in PAPER if p.parent.name == 'lvis']
+
+
+@pytest.mark.parametrize('path', LVIS_PAPER, ids=name)
+def test_lvis_recipe_line_by_line(path):
+    cfg = Config.fromfile(path)
+    bbox, mask = cfg.model.roi_head.bbox_head, cfg.model.roi_head.mask_head
+    assert bbox.type == 'Shared2FCBBoxHead' and bbox.num_classes == mask.num_classes == 1203
+    loss = bbox.loss_cls
+    assert loss.type == 'GumbelDropLoss' and loss.lambda_ == 0.0011 and loss.num_classes == 1203
+    assert loss.freq_file.endswith('lvis_v1_train.json')
+    const = [c for c in bbox.init_cfg if c['type'] == 'Constant'][0]
+    assert const == dict(type='Constant', val=0.001, bias=-2.0, override=dict(name='fc_cls'))
+    if '-r50-' in path.name:  # learnable temperature 4.5 (squared) + CARAFE
+        assert mask.predictor_cfg == dict(type='CosineConv2d', temperature=4.5,
+                                          learnable=True, squared=True)
+        assert mask.upsample_cfg['type'] == 'carafe'
+    else:  # R101: fixed temperature 20
+        assert mask.predictor_cfg == dict(type='CosineConv2d', temperature=20.0)
+        assert mask.upsample_cfg['type'] == 'deconv'
+    rcnn = cfg.model.test_cfg.rcnn
+    assert (rcnn.score_thr, rcnn.nms.iou_threshold, rcnn.max_per_img,
+            rcnn.mask_thr_binary) == (0.0001, 0.3, 300, 0.4)
+    train = cfg.train_dataloader
+    assert train.batch_size == 2 and cfg.auto_scale_lr.base_batch_size == 16
+    assert train.dataset.type == 'ClassBalancedDataset' and train.dataset.oversample_thr == 1e-3
+    assert train.dataset.dataset.type == 'LVISV1Dataset'
+    scales = [s for t in train.dataset.dataset.pipeline if t['type'] == 'RandomChoiceResize'
+              for s in t['scales']]
+    assert scales == [(1333, s) for s in range(640, 801, 32)]
+    resize = [t for t in cfg.test_dataloader.dataset.pipeline if t['type'] == 'Resize'][0]
+    assert resize['scale'] == (1333, 800)
+    opt = cfg.optim_wrapper.optimizer
+    assert (opt.type, opt.lr, opt.momentum, opt.weight_decay) == ('SGD', 0.02, 0.9, 1e-4)
+    assert cfg.train_cfg.max_epochs == 24
+    warm, steps = cfg.param_scheduler
+    assert (warm.type, warm.start_factor, warm.end, warm.by_epoch) == ('LinearLR', 0.001, 500,
+                                                                       False)
+    assert steps.milestones == [16, 22] and steps.end == 24
+    assert cfg.test_evaluator.type == 'LVISMetric' and 'segm' in cfg.test_evaluator.metric
+
+
+@pytest.mark.parametrize('path', [p for p in PAPER if p.parent.name == 'coco'], ids=name)
+def test_coco_recipe(path):
+    cfg = Config.fromfile(path)
+    assert cfg.train_cfg.max_epochs == 24 and cfg.param_scheduler[1].milestones == [16, 22]
+    assert cfg.optim_wrapper.optimizer.lr == 0.02 and cfg.train_dataloader.batch_size == 2
+    assert cfg.model.roi_head.bbox_head.num_classes == 80
+
+
+@pytest.mark.parametrize('path', [p for p in PAPER if p.parent.name == 'v3det'], ids=name)
+def test_v3det_recipe(path):
+    cfg = Config.fromfile(path)
+    heads = cfg.model.roi_head.bbox_head
+    heads = heads if isinstance(heads, list) else [heads]
+    assert len(heads) == (3 if path.name.startswith('cascade') else 1)
+    for head in heads:
+        assert head.num_classes == 13204 and head.reg_class_agnostic
+        assert head.cls_predictor_cfg == dict(type='WrappedCauchyLinear', scale=300.0,
+                                              learnable_scale=False)
+        assert head.loss_cls == dict(type='CrossEntropyLoss', use_sigmoid=False,
+                                     loss_weight=1.0)
+    opt = cfg.optim_wrapper.optimizer
+    assert (opt.type, opt.lr, opt.weight_decay) == ('AdamW', 1e-4, 0.1)
+    assert cfg.optim_wrapper.clip_grad.max_norm == 35
+    assert cfg.train_cfg.max_iters == 2 * 68760 and cfg.train_dataloader.batch_size == 4
+    rcnn = cfg.model.test_cfg.rcnn
+    assert (rcnn.score_thr, rcnn.max_per_img) == (0.0001, 300)
+
+
+@pytest.mark.parametrize('path', QUICK, ids=name)
+def test_quick_config_is_cpu_sized_and_reads_the_data_env(path, tmp_path, monkeypatch):
+    cfg = Config.fromfile(path)
+    rcnn = cfg.model.test_cfg.rcnn
+    assert rcnn.score_thr >= 0.01 and rcnn.max_per_img <= 100
+    assert (rcnn.nms.iou_threshold, rcnn.mask_thr_binary) == (0.3, 0.4)  # paper settings kept
+    assert cfg.model.roi_head.mask_head.upsample_cfg['type'] != 'carafe'  # no CPU kernel
+    assert cfg.train_cfg.max_iters == 300 and cfg.val_cfg is None
+    data_root = cfg.train_dataloader.dataset.dataset.data_root
+    assert os.path.normpath(data_root) == os.path.normpath(
+        ROOT.parent / 'shared' / 'data' / 'coco-mini')
+    monkeypatch.setenv('GATED_MM_DATA', str(tmp_path))
+    monkeypatch.setenv('GATED_MM_MINI_LVIS', str(tmp_path / 'a'))
+    cfg = Config.fromfile(path)
+    assert cfg.train_dataloader.dataset.dataset.data_root == f'{tmp_path}/coco-mini/'
+    assert cfg.model.roi_head.bbox_head.loss_cls.freq_file == f'{tmp_path}/a/lvis_v1_train.json'
+    assert cfg.test_evaluator.ann_file == f'{tmp_path}/a/lvis_v1_val.json'
+
+
+def build(cfg):
+    from mmdet.registry import MODELS
+    init_default_scope('mmdet')
+    return MODELS.build(cfg.model)
+
+
+@pytest.mark.parametrize('path', [p for p in DET if p.parent.name != 'v3det'], ids=name)
+def test_config_builds(path):
+    model = build(Config.fromfile(path))
+    gated = 'apa-aglu' in path.name
+    assert any(isinstance(m, AGLU) for m in model.backbone.modules()) == gated
+    assert any(isinstance(m, APA) for m in model.backbone.modules()) == gated
+    if path.parent.name == 'lvis':
+        loss = model.roi_head.bbox_head.loss_cls
+        assert type(loss).__name__ == 'GumbelDropLoss'
+        n = loss.num_classes
+        assert model.roi_head.bbox_head.fc_cls.out_features == n  # no background logit
+        if path in QUICK and os.path.isfile(loss.freq_file):  # mini-LVIS converted
+            assert loss.num_tail_classes > 0 and not torch.isnan(loss.class_frequency).any()

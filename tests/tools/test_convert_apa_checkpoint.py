@@ -1,0 +1,217 @@
+"""tools/dataset_converters/convert_apa_checkpoint.py: a public-layout SE-ResNet written here
+from the APA paper's equations (module names as the public code: relu / unirect1-3 with
+lambda_param, kappa_param; se.norm, se.excitation.0/2, se.uniact; fc cosine classifier) is
+saved as {'model': state_dict, 'args': ...}, converted, loaded strictly into the gated_mm
+classifier, and both give the same logits on a real photo (COCO image from ../shared/data)."""
+import argparse
+import glob
+import importlib.util
+import os
+import os.path as osp
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+DATA = os.environ.get('GATED_MM_DATA', osp.join(REPO, '..', 'shared', 'data'))
+spec = importlib.util.spec_from_file_location(
+    'convert_apa_checkpoint', osp.join(REPO, 'tools', 'dataset_converters',
+                                       'convert_apa_checkpoint.py'))
+conv = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(conv)
+
+
+# ------------------------------------------------ reference model, from the equations
+class RefAPA(nn.Module):
+    """Public 'Unified' gate: (lambda * exp(-kappa z) + 1) ** (-1 / lambda), lambda >= 1e-4."""
+
+    def __init__(self):
+        super().__init__()
+        self.lambda_param = nn.Parameter(torch.rand(1) * 0.9 + 0.1)
+        self.kappa_param = nn.Parameter(torch.rand(1) * 2 - 1)
+
+    def forward(self, z):
+        lam = self.lambda_param.clamp(min=1e-4)
+        return (lam * torch.exp(-self.kappa_param * z) + 1) ** (-1 / lam)
+
+
+class RefAGLU(RefAPA):
+    """Public 'UniRect': z * (l exp(-kappa z) + 1) ** (-1 / l), l = relu(lambda) + 1e-8."""
+
+    def forward(self, z):
+        lam = torch.relu(self.lambda_param) + 1e-8
+        return z * (lam * torch.exp(-self.kappa_param * z) + 1) ** (-1 / lam)
+
+
+class RefSE(nn.Module):
+
+    def __init__(self, c, r=16, apa=True):
+        super().__init__()
+        self.apa = apa
+        layers = [nn.Linear(c, c // r, bias=False), nn.ReLU(), nn.Linear(c // r, c, bias=False)]
+        if apa:
+            self.norm = nn.LayerNorm(c)
+            self.uniact = RefAPA()
+            layers.append(nn.Dropout(0.1))
+        self.excitation = nn.Sequential(*layers)
+
+    def forward(self, x):
+        y = x.mean(dim=(2, 3))
+        y = self.excitation(self.norm(y) if self.apa else y)
+        y = self.uniact(y) if self.apa else torch.sigmoid(y)
+        return x * y[:, :, None, None]
+
+
+class RefBlock(nn.Module):
+
+    def __init__(self, inplanes, planes, stride, groups, base_width, apa, aglu):
+        super().__init__()
+        width = int(planes * (base_width / 64.)) * groups
+        self.conv1 = nn.Conv2d(inplanes, width, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.conv2 = nn.Conv2d(width, width, 3, stride, 1, groups=groups, bias=False)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.conv3 = nn.Conv2d(width, planes * 4, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(planes * 4)
+        self.aglu = aglu
+        if aglu:
+            self.unirect1, self.unirect2, self.unirect3 = RefAGLU(), RefAGLU(), RefAGLU()
+        self.se = RefSE(planes * 4, 16, apa)
+        self.downsample = None
+        if stride != 1 or inplanes != planes * 4:
+            self.downsample = nn.Sequential(nn.Conv2d(inplanes, planes * 4, 1, stride, bias=False),
+                                            nn.BatchNorm2d(planes * 4))
+
+    def forward(self, x):
+        act = (lambda m, z: m(z)) if self.aglu else (lambda m, z: torch.relu(z))
+        out = act(getattr(self, 'unirect1', None), self.bn1(self.conv1(x)))
+        out = act(getattr(self, 'unirect2', None), self.bn2(self.conv2(out)))
+        out = self.se(self.bn3(self.conv3(out)))
+        out = out + (x if self.downsample is None else self.downsample(x))
+        return act(getattr(self, 'unirect3', None), out)
+
+
+class RefNet(nn.Module):
+    """torchvision-style SE-ResNet(-Xt) with the public module names; cosine fc (scale 16)."""
+
+    def __init__(self, layers=(3, 4, 6, 3), base=64, groups=1, base_width=64, apa=True, aglu=True,
+                 num_classes=10, head='cosine'):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, base, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(base)
+        self.aglu = aglu
+        if aglu:
+            self.relu = RefAGLU()
+        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        inplanes = base
+        for i, n in enumerate(layers):
+            blocks = []
+            for j in range(n):
+                blocks.append(RefBlock(inplanes, base * 2**i, (1 if i == 0 else 2) if j == 0 else 1,
+                                       groups, base_width, apa, aglu))
+                inplanes = base * 2**i * 4
+            setattr(self, f'layer{i + 1}', nn.Sequential(*blocks))
+        self.head = head
+        self.fc = nn.Linear(inplanes, num_classes, bias=head == 'linear')
+
+    def forward(self, x):
+        x = self.bn1(self.conv1(x))
+        x = self.maxpool(self.relu(x) if self.aglu else torch.relu(x))
+        for i in range(1, 5):
+            x = getattr(self, f'layer{i}')(x)
+        x = x.mean(dim=(2, 3))
+        if self.head == 'linear':
+            return self.fc(x)
+        nx = x.norm(dim=1, keepdim=True)
+        ex = (nx / (1 + nx)) * (x / nx)
+        return 16 * ex @ (self.fc.weight / self.fc.weight.norm(dim=1, keepdim=True)).t()
+
+
+def randomize_bn(model, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.copy_(torch.randn(m.num_features, generator=g) * 0.1)
+            m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+            m.weight.data.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+            m.bias.data.copy_(torch.randn(m.num_features, generator=g) * 0.1)
+    return model
+
+
+def real_image(size=64):
+    from PIL import Image
+    files = sorted(glob.glob(osp.join(DATA, 'coco-mini', 'val2017', '*.jpg')))
+    if not files:
+        pytest.skip(f'no real image under {DATA}/coco-mini/val2017')
+    img = Image.open(files[0]).convert('RGB').resize((size, size), Image.BILINEAR)
+    x = torch.from_numpy(np.asarray(img, dtype=np.float64)).permute(2, 0, 1)[None]
+    mean = torch.tensor([123.675, 116.28, 103.53], dtype=torch.float64)[None, :, None, None]
+    std = torch.tensor([58.395, 57.12, 57.375], dtype=torch.float64)[None, :, None, None]
+    return (x - mean) / std
+
+
+def save_public(model, path):
+    torch.save({'model': {f'module.{k}': v for k, v in model.state_dict().items()},
+                'epoch': 199, 'args': argparse.Namespace(classif_norm='cosine')}, path)
+
+
+@pytest.mark.parametrize('kind', ['se-r50-apa-aglu', 'se-x50-sigmoid-relu-linear'])
+def test_converted_classifier_gives_the_same_logits(tmp_path, kind):
+    torch.manual_seed(0)
+    if kind == 'se-r50-apa-aglu':  # SE-R50 layout at 1/4 width
+        ref = RefNet(base=16, apa=True, aglu=True)
+    else:  # SE-ResNeXt (4 groups) at 1/4 width, Sigmoid SE, ReLU, linear classifier
+        ref = RefNet(base=16, groups=4, base_width=16, apa=False, aglu=False, head='linear')
+    ref = randomize_bn(ref).double().eval()
+    src, dst = tmp_path / 'public.pth', tmp_path / 'converted.pth'
+    save_public(ref, src)
+    conv.main([str(src), str(dst)])
+    out = torch.load(dst, map_location='cpu', weights_only=False)
+    model = conv.verify(out['state_dict'], out['meta']['model_cfg'], False).double().eval()
+    bb = out['meta']['model_cfg']['backbone']
+    assert bb['depth'] == 50 and bb.get('groups', 1) == (1 if kind.startswith('se-r50') else 4)
+    x = real_image()
+    with torch.no_grad():
+        expected = ref(x)
+        got = model.head(model.neck(model.backbone(x)))
+    assert got.shape == (1, 10)
+    # float64; the two APA forms (direct power vs log-space) differ only by rounding
+    torch.testing.assert_close(got, expected, rtol=1e-7, atol=1e-8)
+
+
+def test_backbone_only_and_full_size_key_layout(tmp_path):
+    from mmengine.registry import init_default_scope
+    from mmpretrain.registry import MODELS
+
+    import gated_mm  # noqa: F401
+    ref = RefNet(num_classes=1000)  # full SE-R50 APA + AGLU (public layout), no forward
+    src, dst = tmp_path / 'public.pth', tmp_path / 'backbone.pth'
+    save_public(ref, src)
+    conv.main([str(src), str(dst), '--backbone-only'])
+    state = torch.load(dst, map_location='cpu', weights_only=False)['state_dict']
+    assert not any(k.startswith(('backbone.', 'head.', 'fc')) for k in state)
+    init_default_scope('mmpretrain')
+    # the repository's default GatedResNet (the paper's SE-R50) takes it strictly, and through
+    # init_cfg as a detector would
+    backbone = MODELS.build(dict(type='GatedResNet', init_cfg=dict(type='Pretrained',
+                                                                   checkpoint=str(dst))))
+    backbone.load_state_dict(state, strict=True)
+    backbone.init_weights()
+    torch.testing.assert_close(backbone.layer3[2].attention.gate.kappa,
+                               ref.layer3[2].se.uniact.kappa_param)
+    torch.testing.assert_close(backbone.stem_act.lambda_, ref.relu.lambda_param)
+
+
+def test_errors_are_one_line_and_name_the_key(tmp_path):
+    with pytest.raises(conv.ConversionError, match='layer1.0.cbam.ChannelGate.mlp.1.weight: CBAM'):
+        conv.map_key('layer1.0.cbam.ChannelGate.mlp.1.weight')
+    with pytest.raises(conv.ConversionError, match="no 'model' entry"):
+        conv.public_state_dict({'state_dict': {}, 'meta': 1}, src='x.pth')
+    bad = tmp_path / 'bad.pth'
+    torch.save({'model': {'layer1.0.weird.weight': torch.zeros(1)}}, bad)
+    with pytest.raises(SystemExit, match='layer1.0.weird.weight: unknown block parameter'):
+        conv.main([str(bad), str(tmp_path / 'o.pth')])
+    with pytest.raises(SystemExit, match='source checkpoint not found'):
+        conv.main([str(tmp_path / 'missing.pth'), str(tmp_path / 'o.pth')])
