@@ -194,8 +194,11 @@ def test_adjust_hue_needs_fix_and_keeps_positive_path(color_image, monkeypatch):
 
 
 def test_color_jitter_with_hue(color_image):
+    from mmengine.registry import DefaultScope
     from mmpretrain.registry import TRANSFORMS
-    jitter = TRANSFORMS.build(dict(type='ColorJitter', hue=0.4))
+    # another test may have left a different default scope (e.g. mmdet) behind
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        jitter = TRANSFORMS.build(dict(type='ColorJitter', hue=0.4))
     np.random.seed(0)
     for _ in range(8):  # hue ~ U(-0.4, 0.4): negative values are drawn
         out = jitter.transform({'img': color_image.copy()})['img']
