@@ -8,7 +8,7 @@
 # cosineannealinglr --imb_factor 0.01 --use_gumbel_se --criterion iif"), line by line:
 #   ResNet-32 (3 stages x 5 basic blocks, 16-32-64 channels, option-A shortcuts), SE after bn2
 #     with LayerNorm, Dropout 0.1, APA gate, r = 4; AGLU at the stem, after bn1, after the add
-#     ................................... backbone GatedCifarResNet (PENDING, see below)
+#     ................................... backbone GatedCifarResNet (basic blocks)
 #   CIFAR-100, n_i = 500 * 100^(-i/99) . LongTailDataset(CIFAR100, imbalance_ratio=100)
 #   batch 512 on 1 GPU ................... train_dataloader.batch_size=512
 #   SGD lr 0.2, momentum 0.9, wd 1e-3 .... optim_wrapper.optimizer
@@ -20,9 +20,9 @@
 #   IIF 'rel' added at test .............. head.logit_adjust
 # Deviations: the public LT subset is drawn with np.random.seed(0) shuffles (ours: a private
 # seeded generator, same counts, other images); warm-up/cosine stepped per iteration.
-# PENDING: the basic-block backbone 'GatedCifarResNet' (ResNet-32 with per-position
-# activations and attention) is not in gated_mm yet (GatedResNet has bottleneck blocks only);
-# this config names it with the arguments it needs and does not build until it exists.
+# Backbone: GatedCifarResNet is GatedResNet with the basic block (GatedBasicBlock), three
+# stages of (depth - 2) / 6 blocks, the 3x3 CIFAR stem and option-A shortcuts; with ReLU and no
+# attention it is the plain 0.46 M ResNet-32 (0.478 M with these SE / APA / AGLU units).
 _base_ = [
     './_base_/autoaugment_cifar10_policy.py',
     'mmpretrain::_base_/default_runtime.py',

@@ -157,3 +157,81 @@ def test_clear_errors():
         AdaShiftMA(8)(torch.randn(2, 6, 7, 7))
     with pytest.raises(ValueError, match='channels must be a positive int'):
         AdaShiftB(0)
+
+
+# ----------------------------------------------------------------------------- memory
+def plain_gate_ma(m, x):
+    """The MA gate z·sigmoid(z + Δ↑) in plain autograd (keeps the full-size sigmoid)."""
+    n, c, h, w = x.shape
+    g = m.grid_size
+    delta = m.shift(x)
+    if h % g == 0 and w % g == 0:
+        zc = x.reshape(n, c, g, h // g, g, w // g)
+        return (zc * torch.sigmoid(zc + delta.view(n, c, g, 1, g, 1))).reshape(n, c, h, w)
+    return x * torch.sigmoid(x + torch.nn.functional.interpolate(delta, size=(h, w)))
+
+
+def plain_gate_b(m, x):
+    shift = torch.nn.functional.layer_norm(x.mean(dim=(2, 3)), (m.channels, ), m.norm.weight,
+                                           m.norm.bias, m.norm.eps)
+    return x * torch.sigmoid(x + shift[:, :, None, None])
+
+
+def saved_storages(fn, x):
+    """{storage pointer: (bytes, numel, dtype)} of the tensors autograd keeps in ``fn(x)``."""
+    storages = {}
+
+    def pack(t):
+        st = t.untyped_storage()
+        storages[st.data_ptr()] = (st.nbytes(), t.numel(), t.dtype)
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        fn(x)
+    return storages
+
+
+@pytest.mark.parametrize('cls,size', [(AdaShiftMA, (56, 56)), (AdaShiftMA, (50, 61)),
+                                      (AdaShiftB, (56, 56))], ids=['ma-cells', 'ma-any', 'b'])
+def test_keeps_only_the_input_and_equals_plain_autograd(cls, size):
+    """Saved: x (the only full-size tensor; no sigmoid output, no upsampled Δ) and O(N·C·g²);
+    float32 outputs and every gradient bit for bit those of plain autograd."""
+    torch.manual_seed(5)
+    m = randomise(cls(64), seed=5)
+    plain = plain_gate_ma if cls is AdaShiftMA else plain_gate_b
+    x = (torch.randn(2, 64, *size) * 2).requires_grad_()
+    saved = saved_storages(m, x)
+    assert {p for p, (_, numel, _) in saved.items() if numel >= x.numel()} == \
+        {x.untyped_storage().data_ptr()}
+    assert sum(b for b, _, _ in saved.values()) <= 1.15 * x.nbytes  # x + the O(N·C·g²) Δ path
+    ref = saved_storages(lambda t: plain(m, t), x)
+    assert sum(b for b, _, _ in ref.values()) > 1.9 * x.nbytes  # plain: x and the sigmoid
+    results = []
+    for fn in (m, lambda t: plain(m, t)):
+        m.zero_grad()
+        xa = x.detach().clone().requires_grad_()
+        out = fn(xa)
+        out.backward(torch.cos(out.detach()))
+        results.append([out.detach(), xa.grad] + [p.grad.clone() for p in m.parameters()])
+    for a, b in zip(*results):
+        assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize('cls', [AdaShiftB, AdaShiftMA])
+def test_bf16_autocast_keeps_the_bf16_input_not_a_float32_copy(cls):
+    m = cls(8)
+    x = torch.randn(2, 8, 56, 56, dtype=torch.bfloat16, requires_grad=True)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        saved = saved_storages(m, x)
+    big = [(numel, dtype) for _, numel, dtype in saved.values() if numel >= x.numel()]
+    assert big == [(x.numel(), torch.bfloat16)]
+
+
+def test_self_gate_gradcheck_broadcast_and_upsampled():
+    from gated_mm.models.activations.adashift import _SelfGate
+    torch.manual_seed(6)
+    x = torch.randn(2, 3, 5, 4, dtype=D, requires_grad=True)
+    for delta, size in ((torch.randn(2, 3, 1, 1, dtype=D), None),
+                        (torch.randn(2, 3, 2, 3, dtype=D), (5, 4))):
+        delta.requires_grad_()
+        assert torch.autograd.gradcheck(lambda a, b: _SelfGate.apply(a, b, size, D), (x, delta))

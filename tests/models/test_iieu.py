@@ -341,3 +341,41 @@ def test_compiled_kernels_equal_eager(monkeypatch):
         pytest.skip('torch.compile does not work here (the eager kernels are used)')
     for a, b in zip(*results):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_saved_memory_at_most_half_of_straightforward_autograd():
+    """Issue target: IIEU-B keeps ≤ 0.5× the bytes of a straightforward autograd version of
+    the same equations (the public code's layout: k·sqrt(AvgPool(Σ_c x²)), every intermediate
+    kept). Both counts include x_pre and the conv weight, which the conv keeps anyway."""
+    torch.manual_seed(10)
+    conv = torch.nn.Conv2d(32, 32, 3, padding=1, bias=False)
+    unit = IIEU(32)
+    with torch.no_grad():
+        unit.eta.uniform_(0.0, 0.6)
+    x_pre = torch.randn(4, 32, 28, 28, requires_grad=True)
+    xt = torch.randn(4, 32, 28, 28, requires_grad=True)
+
+    def straightforward(xt, x_pre):
+        x_norm = public_patch_norm(x_pre, 3, 1, 1)
+        w_norm = conv.weight.flatten(1).norm(dim=1)[None, :, None, None]
+        nu = torch.sigmoid(F.layer_norm(xt.mean(dim=(2, 3)), (32, ), unit.norm.weight,
+                                        unit.norm.bias, 1e-6))[:, :, None, None]
+        r_hat = xt / (x_norm * w_norm + 1e-8) + nu
+        eta = unit.eta[None, :, None, None]
+        return torch.where(r_hat >= eta, r_hat, eta * torch.exp((r_hat - eta).clamp(max=0))) * xt
+
+    def saved_bytes(fn):
+        storages = {}
+
+        def pack(t):
+            storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+            return t
+
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            out = fn(xt, x_pre)
+        return sum(storages.values()), out
+
+    ours, out = saved_bytes(lambda a, b: unit(a, b, conv))
+    ref, want = saved_bytes(straightforward)
+    torch.testing.assert_close(out, want, rtol=1e-5, atol=1e-5)  # the same function
+    assert ours <= 0.5 * ref, ours / ref

@@ -4,24 +4,34 @@
     python tools/analysis_tools/benchmark.py op    [--shape 32 256 28 28] [--repeats 20]
     python tools/analysis_tools/benchmark.py model [--depth 50] [--batch 32] [--size 112]
     python tools/analysis_tools/benchmark.py all   [--work-dir work_dirs/benchmark]
+    python tools/analysis_tools/benchmark.py all --memory-only   (saved bytes only, no timing)
 
-``op``: forward + backward of every gated activation/gate on one tensor, for
-  * ``native``: the activation it replaces (SiLU for AGLU, Sigmoid for APA);
+``op``: forward + backward of every gated activation/gate on one (N, C, H, W) tensor, for
+  * ``native``: the activation it replaces (SiLU for AGLU and AdaShift-MA, Sigmoid for APA,
+    ReLU for IIEU-B);
   * ``reference``: a straightforward autograd implementation of the same equations (what
     the public code's plain-autograd path does: every intermediate saved for backward);
-  * ``ours-eager``: gated_mm's module with ``GATED_MM_COMPILE=0`` (recompute in backward);
+  * ``ours-eager``: gated_mm's module with ``GATED_MM_COMPILE=0`` (recompute in backward;
+    only for the ops with compiled kernels, APA/AGLU and IIEU-B);
   * ``ours``: gated_mm's module as shipped (fused ``torch.compile`` kernels).
+  IIEU-B is the unit after a 3×3 conv C → C whose input x_pre has the tensor's shape; its
+  saved bytes include x_pre (which that conv keeps anyway).
 ``model``: a training step (forward, backward, SGD step), and inference images/s, of
   GatedResNet SE-ResNet variants: plain (ReLU + Sigmoid SE, the baseline), APA + AGLU as
-  shipped, APA + AGLU eager, and the public layout (APA + AGLU in straightforward autograd).
+  shipped, APA + AGLU eager, APA + AGLU with the block end (SE scale, add, AGLU) unfused, and
+  the public layout (APA + AGLU in straightforward autograd).
 
 Times are medians over ``--repeats`` interleaved repetitions (the variants take turns, so
 a slow period of the machine hits all of them) with the inter-quartile range as spread.
-Memory: bytes of tensors saved for backward (``torch.autograd.graph.saved_tensors_hooks``,
-exact and device independent), plus ``torch.cuda.max_memory_allocated`` on a GPU.
+Memory: bytes of the tensors saved for backward (``torch.autograd.graph.saved_tensors_hooks``,
+storages deduplicated; exact, deterministic and device independent). Saved tensors only
+accumulate during the forward and are released during the backward, so the total at the end
+of the forward is the peak of saved activations of a training step. On a GPU also
+``torch.cuda.max_memory_allocated`` of the forward. ``--memory-only`` skips every timing.
 Results go to ``<work_dir>/benchmark_<kind>.md`` and ``.json``; the table is printed.
 """
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -67,6 +77,48 @@ class ReferenceGate(ReferenceAPA):
         super().__init__(unit=False, **kwargs)
 
 
+class ReferenceIIEU(nn.Module):
+    """IIEU-B by plain autograd, as the public code: ‖x‖ = sqrt(k²·AvgPool(Σ_c x_pre²)),
+    ε in the denominator as the paper, every intermediate kept for backward."""
+
+    def __init__(self, channels: int, eta: float = 0.05, eps: float = 1e-8):
+        super().__init__()
+        self.norm = nn.LayerNorm(channels, eps=1e-6)
+        nn.init.constant_(self.norm.weight, 0.01)
+        nn.init.constant_(self.norm.bias, 0.0)
+        self.eta = nn.Parameter(torch.full((channels, ), eta))
+        self.eps = eps
+
+    def forward(self, xt, x_pre, conv):
+        kh, kw = conv.kernel_size
+        sq = x_pre.square().sum(1, keepdim=True)
+        x_norm = torch.sqrt(kh * kw * F.avg_pool2d(sq, (kh, kw), conv.stride, conv.padding,
+                                                   count_include_pad=True))
+        w_norm = conv.weight.flatten(1).norm(dim=1).view(1, -1, 1, 1)
+        nu = torch.sigmoid(self.norm(xt.mean(dim=(2, 3))))[:, :, None, None]
+        r_hat = xt / (x_norm * w_norm + self.eps) + nu
+        eta = self.eta.view(1, -1, 1, 1)
+        return torch.where(r_hat >= eta, r_hat, eta * torch.exp((r_hat - eta).clamp(max=0))) * xt
+
+
+def reference_adashift_ma(channels: int, **kwargs):
+    """AdaShift-MA with the gate x̃·sigmoid(x̃ + Δ) in plain autograd (keeps the sigmoid)."""
+    from gated_mm.models.activations import AdaShiftMA
+
+    class ReferenceAdaShiftMA(AdaShiftMA):
+
+        def forward(self, x):
+            n, c, h, w = x.shape
+            g = self.grid_size
+            delta = self.shift(x)
+            if h % g == 0 and w % g == 0:
+                zc = x.reshape(n, c, g, h // g, g, w // g)
+                return (zc * torch.sigmoid(zc + delta.view(n, c, g, 1, g, 1))).reshape(x.shape)
+            return x * torch.sigmoid(x + F.interpolate(delta, size=(h, w), mode='nearest'))
+
+    return ReferenceAdaShiftMA(channels, **kwargs)
+
+
 def _register_references():
     from mmengine.registry import MODELS
     for cls in (ReferenceAGLU, ReferenceGate):
@@ -99,6 +151,33 @@ class SavedBytes:
         return sum(self.storages.values())
 
 
+def _kernel_classes():
+    """The ``_Kernels`` switches (``GATED_MM_COMPILE``) of the compiled gated_mm ops."""
+    import importlib  # (the package exports functions named like the modules: apa, ...)
+    return [importlib.import_module(f'gated_mm.models.activations.{m}')._Kernels
+            for m in ('apa', 'iieu')]
+
+
+@contextlib.contextmanager
+def settings(mode=None, fuse_end=True):
+    """Run with the kernels' mode (None: as configured; '0': eager) and with or without the
+    fused block end of the gated blocks (``GatedResidualBlock._fused_end``)."""
+    from gated_mm.models.backbones.gated_bottleneck import GatedResidualBlock
+    classes = _kernel_classes()
+    modes = [k.mode for k in classes]
+    fused_end = GatedResidualBlock._fused_end
+    try:
+        for k in classes:
+            k.mode = mode or k.mode
+        if not fuse_end:
+            GatedResidualBlock._fused_end = lambda self: False
+        yield
+    finally:
+        for k, m in zip(classes, modes):
+            k.mode = m
+        GatedResidualBlock._fused_end = fused_end
+
+
 def _sync(device):
     if device.type == 'cuda':
         torch.cuda.synchronize()
@@ -125,158 +204,176 @@ def interleaved(fns: dict, repeats: int, warmup: int, device) -> dict:
 
 
 # ------------------------------------------------------------------------------- op level
+def op_cases(shape, device):
+    """(name, native, reference, ours, extra call args, has compiled kernels) per op."""
+    from gated_mm.models.activations import AGLU, APA, IIEU, AdaShiftMA
+    c = shape[1]
+    torch.manual_seed(0)
+    conv = nn.Conv2d(c, c, 3, padding=1, bias=False).to(device)  # IIEU-B's conv
+    x_pre = torch.randn(*shape, device=device)
+    return [
+        ('AGLU', nn.SiLU(), ReferenceAGLU(), AGLU(kappa_init=1.1, lambda_init=0.6), (), True),
+        ('APA', nn.Sigmoid(), ReferenceGate(), APA(kappa_init=1.1, lambda_init=0.6), (), True),
+        ('IIEU-B', nn.ReLU(), ReferenceIIEU(c), IIEU(c), (x_pre, conv), True),
+        ('AdaShift-MA', nn.SiLU(), reference_adashift_ma(c), AdaShiftMA(c), (), False),
+    ]
+
+
 def op_benchmark(args, device, dtype):
-    from gated_mm.models.activations import AGLU, APA
-    apa_mod = sys.modules['gated_mm.models.activations.apa']
     rows = []
-    for name, ours_cls, ref_cls, native in [('AGLU', AGLU, ReferenceAGLU, nn.SiLU()),
-                                           ('APA', APA, ReferenceGate, nn.Sigmoid())]:
+    for name, native, ref, ours, extra, compiled in op_cases(args.shape, device):
         torch.manual_seed(0)
         x = torch.randn(*args.shape, device=device, dtype=dtype) * 3
         grad = torch.randn_like(x)
-        ours = ours_cls(kappa_init=1.1, lambda_init=0.6).to(device)
-        ref = ref_cls().to(device)
+        ref, ours = ref.to(device), ours.to(device)
+        variants = {'native': (native, None, False), 'reference': (ref, None, True)}
+        if compiled:
+            variants['ours-eager'] = (ours, '0', True)
+        # as shipped: compiled kernels (saved bytes do not depend on it: no compiling there)
+        variants['ours'] = (ours, None if args.memory_only else 'auto', True)
 
-        def step(module, eager=None):
-
-            def run():
-                if eager is not None:
-                    apa_mod._Kernels.mode = eager
-                z = x.detach().requires_grad_()
-                module(z).backward(grad)
-                apa_mod._Kernels.mode = mode0
-
-            return run
-
-        mode0 = apa_mod._Kernels.mode
-        variants = {
-            'native': step(native),
-            'reference': step(ref),
-            'ours-eager': step(ours, eager='0'),
-            'ours': step(ours, eager='auto'),
-        }
-        timing = interleaved(variants, args.repeats, args.warmup, device)
-        for variant, module in [('native', native), ('reference', ref), ('ours-eager', ours),
-                                ('ours', ours)]:
-            apa_mod._Kernels.mode = '0' if variant == 'ours-eager' else 'auto'
+        def forward(module, mode, with_extra):
             z = x.detach().requires_grad_()
+            args_ = [t.detach().requires_grad_() if isinstance(t, torch.Tensor) else t
+                     for t in extra] if with_extra else []
+            with settings(mode):
+                return module(z, *args_)
+
+        def step(variant):
+            return lambda: forward(*variants[variant]).backward(grad)
+
+        timing = ({} if args.memory_only else
+                  interleaved({v: step(v) for v in variants}, args.repeats, args.warmup, device))
+        for variant, spec in variants.items():
             with SavedBytes() as saved:
-                out = module(z)
-            apa_mod._Kernels.mode = mode0
+                out = forward(*spec)
             del out
-            rows.append(dict(op=name, variant=variant, **timing[variant],
-                             saved_bytes=saved.nbytes))
-        base = next(r for r in rows if r['op'] == name and r['variant'] == 'native')
-        for r in rows:
-            if r['op'] == name:
-                r['time_ratio'] = r['median'] / base['median']
-                r['saved_ratio'] = r['saved_bytes'] / x.numel() / x.element_size()
+            t = timing.get(variant, dict(median=None, iqr=None))
+            rows.append(dict(op=name, variant=variant, **t, saved_bytes=saved.nbytes))
+        mine = [r for r in rows if r['op'] == name]
+        base = next(r for r in mine if r['variant'] == 'native')
+        reference = next(r for r in mine if r['variant'] == 'reference')
+        for r in mine:
+            r['time_ratio'] = (None if r['median'] is None else r['median'] / base['median'])
+            r['saved_ratio'] = r['saved_bytes'] / x.numel() / x.element_size()
+            r['saved_vs_reference'] = r['saved_bytes'] / reference['saved_bytes']
     return rows
 
 
+def _fmt(v, fmt, scale=1.0):
+    return '-' if v is None else format(v * scale, fmt)
+
+
 def format_op(rows, args, device, dtype):
+    timing = ('saved bytes only (--memory-only)' if args.memory_only else
+              f'median of {args.repeats} interleaved repetitions')
     lines = [f'Op level: forward + backward of one {tuple(args.shape)} {dtype} tensor on '
-             f'{device}, median of {args.repeats} interleaved repetitions.', '',
-             '| op | variant | time (ms) | IQR (ms) | time / native | saved / input |',
-             '|---|---|---|---|---|---|']
+             f'{device}, {timing}.', '',
+             '| op | variant | time (ms) | IQR (ms) | time / native | saved / input | '
+             'saved / reference |',
+             '|---|---|---|---|---|---|---|']
     for r in rows:
-        lines.append(f"| {r['op']} | {r['variant']} | {r['median'] * 1e3:.2f} | "
-                     f"{r['iqr'] * 1e3:.2f} | {r['time_ratio']:.2f} | {r['saved_ratio']:.2f} |")
+        lines.append(f"| {r['op']} | {r['variant']} | {_fmt(r['median'], '.2f', 1e3)} | "
+                     f"{_fmt(r['iqr'], '.2f', 1e3)} | {_fmt(r['time_ratio'], '.2f')} | "
+                     f"{r['saved_ratio']:.2f} | {r['saved_vs_reference']:.3f} |")
     return '\n'.join(lines)
 
 
 # ------------------------------------------------------------------------------- model level
 def model_variants(depth):
+    """name → (GatedResNet config, kernel mode, fused block end)."""
     relu = dict(type='ReLU', inplace=True)
     se = dict(type='GatedSE', ratio=16)
     apa_se = dict(type='GatedSE', ratio=16, gate_cfg=dict(type='APA'), layer_norm=True,
                   dropout=0.1)
     ref_se = dict(apa_se, gate_cfg=dict(type='ReferenceGate'))
+    ours = dict(depth=depth, act_cfg=dict(type='AGLU'), attention_cfg=apa_se)
     return {
-        'plain SE (ReLU, Sigmoid)': (dict(depth=depth, act_cfg=relu, attention_cfg=se), None),
-        'APA + AGLU (ours)': (dict(depth=depth, act_cfg=dict(type='AGLU'),
-                                   attention_cfg=apa_se), 'auto'),
-        'APA + AGLU (ours, eager)': (dict(depth=depth, act_cfg=dict(type='AGLU'),
-                                          attention_cfg=apa_se), '0'),
+        'plain SE (ReLU, Sigmoid)': (dict(depth=depth, act_cfg=relu, attention_cfg=se), None,
+                                     True),
+        'APA + AGLU (ours)': (ours, 'auto', True),
+        'APA + AGLU (ours, eager)': (ours, '0', True),
+        'APA + AGLU (ours, block end unfused)': (ours, 'auto', False),
         'APA + AGLU (public layout, autograd)': (dict(
-            depth=depth, act_cfg=dict(type='ReferenceAGLU'), attention_cfg=ref_se), None),
+            depth=depth, act_cfg=dict(type='ReferenceAGLU'), attention_cfg=ref_se), None, True),
     }
 
 
 def model_benchmark(args, device, dtype):
     from gated_mm.models.backbones import GatedResNet
-    apa_mod = sys.modules['gated_mm.models.activations.apa']
     _register_references()
-    mode0 = apa_mod._Kernels.mode
     x = torch.randn(args.batch, 3, args.size, args.size, device=device)
     y = torch.randint(0, 1000, (args.batch, ), device=device)
-    models, steps, infers, modes = {}, {}, {}, {}
-    for name, (cfg, mode) in model_variants(args.depth).items():
+    autocast = dict(device_type=device.type, dtype=dtype, enabled=dtype != torch.float32)
+    models, steps, infers, setup = {}, {}, {}, {}
+    for name, (cfg, mode, fuse_end) in model_variants(args.depth).items():
         torch.manual_seed(0)
         backbone = GatedResNet(**cfg)
         backbone.to(device)
         head = nn.Linear(backbone.feat_dim, 1000).to(device)
         opt = torch.optim.SGD(list(backbone.parameters()) + list(head.parameters()), lr=0.01,
                               momentum=0.9)
-        models[name], modes[name] = (backbone, head), mode
+        # saved bytes do not depend on the kernel mode: no compiling for --memory-only
+        models[name] = (backbone, head)
+        setup[name] = dict(mode=None if args.memory_only else mode, fuse_end=fuse_end)
 
-        def step(backbone=backbone, head=head, opt=opt, mode=mode):
-            apa_mod._Kernels.mode = mode or mode0
+        def step(backbone=backbone, head=head, opt=opt, setup=setup[name]):
             backbone.train()
-            with torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
-                feat = backbone(x)[0].mean(dim=(2, 3))
-                loss = F.cross_entropy(head(feat).float(), y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
+            with settings(**setup):
+                with torch.autocast(**autocast):
+                    feat = backbone(x)[0].mean(dim=(2, 3))
+                    loss = F.cross_entropy(head(feat).float(), y)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
             opt.step()
-            apa_mod._Kernels.mode = mode0
 
-        def infer(backbone=backbone, mode=mode):
-            apa_mod._Kernels.mode = mode or mode0
+        def infer(backbone=backbone, setup=setup[name]):
             backbone.eval()
-            with torch.no_grad(), torch.autocast(device.type, dtype=dtype,
-                                                 enabled=dtype != torch.float32):
+            with settings(**setup), torch.no_grad(), torch.autocast(**autocast):
                 backbone(x)
-            apa_mod._Kernels.mode = mode0
 
         steps[name], infers[name] = step, infer
-    train = interleaved(steps, args.repeats, args.warmup, device)
-    infer = interleaved(infers, args.repeats, args.warmup, device)
+    if args.memory_only:
+        train = infer = {}
+    else:
+        train = interleaved(steps, args.repeats, args.warmup, device)
+        infer = interleaved(infers, args.repeats, args.warmup, device)
     rows = []
     for name, (backbone, head) in models.items():
-        apa_mod._Kernels.mode = modes[name] or mode0
         backbone.train()
         if device.type == 'cuda':
             torch.cuda.reset_peak_memory_stats()
-        with SavedBytes() as saved:
+        with settings(**setup[name]), torch.autocast(**autocast), SavedBytes() as saved:
             feat = backbone(x)[0].mean(dim=(2, 3))
         peak = torch.cuda.max_memory_allocated() if device.type == 'cuda' else None
         del feat
-        apa_mod._Kernels.mode = mode0
-        rows.append(dict(model=name, step_median=train[name]['median'],
-                         step_iqr=train[name]['iqr'],
-                         images_per_s=args.batch / infer[name]['median'],
+        t, i = train.get(name, {}), infer.get(name, {})
+        rows.append(dict(model=name, step_median=t.get('median'), step_iqr=t.get('iqr'),
+                         images_per_s=(args.batch / i['median']) if i else None,
                          saved_bytes=saved.nbytes, cuda_peak_bytes=peak,
                          params=sum(p.numel() for p in backbone.parameters())))
     base = rows[0]
     for r in rows:
-        r['step_ratio'] = r['step_median'] / base['step_median']
+        r['step_ratio'] = (None if r['step_median'] is None else
+                           r['step_median'] / base['step_median'])
         r['saved_ratio'] = r['saved_bytes'] / base['saved_bytes']
     return rows
 
 
 def format_model(rows, args, device, dtype):
+    timing = ('saved bytes only (--memory-only)' if args.memory_only else
+              f'median of {args.repeats} interleaved repetitions')
     lines = [f'Model level: GatedResNet-{args.depth} SE variants, batch {args.batch}, '
              f'{args.size}x{args.size}, {dtype}, {device}; training step = forward, backward, '
-             f'SGD; median of {args.repeats} interleaved repetitions.', '',
+             f'SGD; {timing}. Saved activations: peak of the tensors kept for backward.', '',
              '| model | params (M) | train step (s) | IQR (s) | step / plain | '
              'saved activations (MB) | saved / plain | inference img/s |',
              '|---|---|---|---|---|---|---|---|']
     for r in rows:
-        lines.append(f"| {r['model']} | {r['params'] / 1e6:.2f} | {r['step_median']:.3f} | "
-                     f"{r['step_iqr']:.3f} | {r['step_ratio']:.2f} | "
-                     f"{r['saved_bytes'] / 2**20:.0f} | {r['saved_ratio']:.3f} | "
-                     f"{r['images_per_s']:.1f} |")
+        lines.append(f"| {r['model']} | {r['params'] / 1e6:.2f} | "
+                     f"{_fmt(r['step_median'], '.3f')} | {_fmt(r['step_iqr'], '.3f')} | "
+                     f"{_fmt(r['step_ratio'], '.2f')} | {r['saved_bytes'] / 2**20:.0f} | "
+                     f"{r['saved_ratio']:.3f} | {_fmt(r['images_per_s'], '.1f')} |")
     return '\n'.join(lines)
 
 
@@ -305,6 +402,8 @@ def parse_args(argv=None):
     p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     p.add_argument('--repeats', type=int, default=15)
     p.add_argument('--warmup', type=int, default=3)
+    p.add_argument('--memory-only', action='store_true',
+                   help='only the saved-tensor bytes (deterministic), no timing')
     p.add_argument('--work-dir', default='work_dirs/benchmark')
     return p.parse_args(argv)
 

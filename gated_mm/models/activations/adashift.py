@@ -26,6 +26,13 @@ pooling bin j covers rows ⌊jH/g⌋ … ⌈(j+1)H/g⌉ − 1 and every pixel ta
 ``nearest`` assigns it to (row i → ⌊i·g/H⌋, a bin that contains row i).
 
 Both compute in float32 under autocast (float64 stays float64) and return the input dtype.
+
+Memory: the gate x̃·sigmoid(x̃ + Δ) is one autograd node (:class:`_SelfGate`) that keeps only x̃,
+in its own dtype, and the small Δ ((N, C) or the (N, C, g, g) grid), and recomputes the sigmoid in
+backward; plain autograd would also keep the full-size sigmoid output. The forward allocates one
+full-size tensor, the output (Δ is broadcast, or nearest-upsampled into the output buffer). Saved
+memory is then x̃ plus O(N·C·g²), as for a native activation; outputs and gradients are those of
+plain autograd (same kernels, bit for bit in float32 on CPU).
 """
 from typing import Optional
 
@@ -38,6 +45,52 @@ from torch import Tensor, nn
 def _check_channels(name: str, channels):
     if not isinstance(channels, int) or channels < 1:
         raise ValueError(f'{name}: channels must be a positive int, got {channels!r}')
+
+
+class _SelfGate(torch.autograd.Function):
+    """out = z · sigmoid(z + up(Δ)), z = x in ``dtype``; saves x (own dtype) and Δ only.
+
+    ``size`` None: Δ broadcasts against z (any shapes); else z is (N, C, H, W), Δ
+    (N, C, g, g) and up = nearest upsampling to ``size`` = (H, W) (``F.interpolate``).
+    Gradients, with σ recomputed: ∂/∂z = g·σ + t, ∂/∂Δ = up*(t), t = sigmoid'(·)·g·z.
+    """
+
+    @staticmethod
+    def forward(ctx, x, delta, size, dtype):
+        ctx.save_for_backward(x, delta)
+        ctx.size, ctx.dtype = size, dtype
+        z = x.to(dtype)
+        # the one full-size allocation is the output: z + Δ, then sigmoid and · z in place
+        return _shifted(z, delta, size).sigmoid_().mul_(z)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, delta = ctx.saved_tensors
+        z = x.to(ctx.dtype)
+        sig = _shifted(z, delta, ctx.size).sigmoid_()
+        grad_t = torch.ops.aten.sigmoid_backward(grad * z, sig)  # ∂L/∂(z + Δ)
+        grad_x = grad_delta = None
+        if ctx.needs_input_grad[1]:
+            if ctx.size is None:
+                grad_delta = grad_t.sum_to_size(delta.shape)
+            else:
+                grad_delta = torch.ops.aten.upsample_nearest2d_backward(
+                    grad_t, list(ctx.size), list(delta.shape), None, None)
+        if ctx.needs_input_grad[0]:
+            grad_x = (grad * sig).add_(grad_t).to(x.dtype)
+        return grad_x, grad_delta, None, None
+
+
+def _shifted(z: Tensor, delta: Tensor, size) -> Tensor:
+    """A new tensor z + up(Δ) (see :class:`_SelfGate`)."""
+    if size is None:
+        return z + delta
+    return F.interpolate(delta, size=size, mode='nearest').add_(z)
+
+
+def _self_gate(x: Tensor, delta: Tensor, size=None) -> Tensor:
+    """x · sigmoid(x + up(Δ)) in Δ's dtype (the compute dtype), through :class:`_SelfGate`."""
+    return _SelfGate.apply(x, delta, size, delta.dtype)
 
 
 def _layer_norm(t: Tensor, norm: nn.LayerNorm) -> Tensor:
@@ -85,7 +138,7 @@ class AdaShiftB(nn.Module):
             z = x.to(dtype)
             pooled = z.mean(dim=tuple(range(2, z.dim()))) if z.dim() > 2 else z
             shift = _layer_norm(pooled, self.norm).view(*pooled.shape, *([1] * (z.dim() - 2)))
-            out = z * torch.sigmoid(z + shift)
+            out = _self_gate(x, shift)  # z · sigmoid(z + shift), keeps x and shift only
         return out.to(x.dtype)
 
     def extra_repr(self) -> str:
@@ -180,13 +233,13 @@ class AdaShiftMA(nn.Module):
         g = self.grid_size
         dtype = torch.promote_types(x.dtype, torch.float32)
         with torch.autocast(x.device.type, enabled=False):
-            z = x.to(dtype)
-            delta = self.shift(z)
+            delta = self.shift(x.to(dtype))
+            # z · sigmoid(z + Δ↑), keeping x and the grid Δ only
             if h % g == 0 and w % g == 0:  # the public K×K broadcast, no upsampled copy
-                zc = z.reshape(n, c, g, h // g, g, w // g)
-                out = (zc * torch.sigmoid(zc + delta.view(n, c, g, 1, g, 1))).reshape(n, c, h, w)
+                out = _self_gate(x.reshape(n, c, g, h // g, g, w // g),
+                                 delta.view(n, c, g, 1, g, 1)).reshape(n, c, h, w)
             else:
-                out = z * torch.sigmoid(z + F.interpolate(delta, size=(h, w), mode='nearest'))
+                out = _self_gate(x, delta, (h, w))
         return out.to(x.dtype)
 
     def extra_repr(self) -> str:

@@ -52,11 +52,39 @@ class _BatchNormAPAFunction(torch.autograd.Function):
         return grad_x, None, grad_w, grad_b, None, None, None, None, grad_k, grad_l, None
 
 
+def fusable_norm(norm: nn.Module) -> bool:
+    """Whether ``norm`` can be folded into a fused node: a plain ``nn.BatchNorm{1,2,3}d`` (not
+    SyncBN) in training mode with affine parameters and running statistics."""
+    return (type(norm) in _PLAIN_BN and norm.training and norm.affine
+            and norm.track_running_stats and norm.running_mean is not None)
+
+
+def fusable_act(act: nn.Module) -> bool:
+    """Whether ``act`` can end a fused node: an APA/AGLU with scalar κ, λ."""
+    return isinstance(act, _APABase) and act.num_channels is None
+
+
+def fusion_enabled() -> bool:
+    """Fused nodes pay off only when a backward will run, and are left to the compiler's own
+    fusion under ``torch.compile``: grad enabled and not compiling."""
+    return torch.is_grad_enabled() and not torch.compiler.is_compiling()
+
+
 def fusable(norm: nn.Module, act: nn.Module) -> bool:
     """Whether ``act(norm(x))`` can run as one fused node (see the module docstring)."""
-    return (type(norm) in _PLAIN_BN and isinstance(act, _APABase) and act.num_channels is None
-            and norm.training and norm.affine and norm.track_running_stats
-            and norm.running_mean is not None)
+    return fusable_norm(norm) and fusable_act(act)
+
+
+def bn_step(norm: nn.Module) -> float:
+    """Count the batch like ``nn.BatchNorm`` does and return its running-average factor."""
+    norm.num_batches_tracked.add_(1)
+    return (norm.momentum if norm.momentum is not None else
+            1.0 / float(norm.num_batches_tracked))
+
+
+def act_params(act: nn.Module, dtype: torch.dtype):
+    """(κ, λ clamped to ``lambda_min``) of a scalar APA/AGLU, cast to ``dtype``."""
+    return act.kappa.to(dtype), act.lambda_.to(dtype).clamp(min=act.lambda_min)
 
 
 def batch_norm_act(norm: nn.Module, act: nn.Module, x: Tensor) -> Tensor:
@@ -71,15 +99,12 @@ def batch_norm_act(norm: nn.Module, act: nn.Module, x: Tensor) -> Tensor:
         Tensor of x's shape and dtype. Under autocast the fused path computes in float32
         (float64 stays float64) and casts back, like :class:`~.apa.APA`.
     """
-    if not fusable(norm, act) or not torch.is_grad_enabled() or torch.compiler.is_compiling():
+    if not fusable(norm, act) or not fusion_enabled():
         return act(norm(x))
-    norm.num_batches_tracked.add_(1)
-    factor = (norm.momentum if norm.momentum is not None else
-              1.0 / float(norm.num_batches_tracked))
+    factor = bn_step(norm)
     dtype = torch.promote_types(x.dtype, torch.float32)
     with torch.autocast(x.device.type, enabled=False):
         out = _BatchNormAPAFunction.apply(
             x, dtype, norm.weight.to(dtype), norm.bias.to(dtype), norm.running_mean,
-            norm.running_var, factor, norm.eps, act.kappa.to(dtype),
-            act.lambda_.to(dtype).clamp(min=act.lambda_min), act.unit)
+            norm.running_var, factor, norm.eps, *act_params(act, dtype), act.unit)
     return out.to(x.dtype)

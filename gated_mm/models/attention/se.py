@@ -39,9 +39,14 @@ class GatedSE(BaseModule):
 
     Shape: input (N, C, H, W), any H, W ≥ 1; output the same shape and dtype.
 
+    ``provides_scale = True``: the block is ``x * scale(x)`` with a broadcastable
+    (N, C, 1, 1) :meth:`scale`, which a caller may use to fuse the multiply.
+
     Raises:
         ValueError: ``channels`` or ``ratio`` < 1, or an input whose dim 1 is not C.
     """
+
+    provides_scale = True
 
     def __init__(self,
                  channels: int,
@@ -71,10 +76,20 @@ class GatedSE(BaseModule):
         kwargs = {**dict(gate_cfg=dict(type='APA'), layer_norm=True, dropout=0.1), **kwargs}
         return cls(channels, ratio, **kwargs)
 
-    def forward(self, x: Tensor) -> Tensor:
+    def scale(self, x: Tensor) -> Tensor:
+        """The excitation s = gate(...(GAP(x))) as (N, C, 1, 1), so ``forward(x) == x * s``.
+
+        Lets a caller fuse the multiply with what follows (the gated bottleneck fuses
+        ``act(x · s + shortcut)``, :func:`~gated_mm.models.activations.add_act.residual_act`).
+        Nothing on this path keeps a tensor of x's size for backward (the mean keeps none;
+        LayerNorm, the MLP, Dropout's mask and the gate keep (N, C)-sized tensors).
+        """
         if x.dim() != 4 or x.shape[1] != self.channels:
             raise ValueError(f'GatedSE: expected input (N, {self.channels}, H, W), '
                              f'got shape {tuple(x.shape)}')
         y = torch.mean(x, dim=(2, 3))
         y = self.dropout(self.fc2(self.act(self.fc1(self.norm(y)))))
-        return x * self.gate(y)[:, :, None, None]
+        return self.gate(y)[:, :, None, None]
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * self.scale(x)

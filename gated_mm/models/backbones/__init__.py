@@ -1,5 +1,9 @@
 """Gated backbones, registered in the mmpretrain and mmdet ``MODELS`` registries."""
-from .gated_bottleneck import GatedBottleneck
-from .gated_resnet import GatedResNet
+from .gated_basic_block import GatedBasicBlock, ZeroPadShortcut
+from .gated_bottleneck import GatedBottleneck, GatedResidualBlock
+from .gated_resnet import GatedCifarResNet, GatedResNet
 
-__all__ = ['GatedBottleneck', 'GatedResNet']
+__all__ = [
+    'GatedBasicBlock', 'GatedBottleneck', 'GatedCifarResNet', 'GatedResNet',
+    'GatedResidualBlock', 'ZeroPadShortcut'
+]

@@ -14,11 +14,16 @@ conv → norm → act unit is run by :func:`conv_norm_act`, which hands the conv
 conv to activations that declare ``needs_conv_input`` (IIEU-B), so the parameter names stay
 those of torchvision (``conv1``, ``bn1``, ..., ``downsample.0``/``.1``). Activations that declare
 ``needs_channels`` (IIEU, AdaShift, ...) are built with ``channels`` = their position's width;
-BN → APA/AGLU units run fused (:func:`~gated_mm.models.activations.norm_act.batch_norm_act`).
+BN → APA/AGLU units run fused (:func:`~gated_mm.models.activations.norm_act.batch_norm_act`),
+and so does the block end ``act[add](attention(·) + shortcut)`` where that saves memory
+(:func:`~gated_mm.models.activations.add_act.residual_act`, :meth:`GatedResidualBlock.forward`).
 He et al. (CVPR 2016) for the block, Xie et al. (CVPR 2017) for the grouped width:
 mid = groups · width_per_group · (C_out / 4) / base_channels.
+
+The tail (attention, shortcut activation, merge, act[add], checkpointing) lives in
+:class:`GatedResidualBlock`, shared with the basic block (:mod:`.gated_basic_block`).
 """
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 import torch.utils.checkpoint as cp
 from mmcv.cnn import build_activation_layer, build_conv_layer, build_norm_layer
@@ -26,7 +31,8 @@ from mmengine.model import BaseModule
 from mmengine.registry import MODELS
 from torch import Tensor, nn
 
-from ..activations.norm_act import batch_norm_act
+from ..activations.add_act import residual_act, residual_fusable
+from ..activations.norm_act import batch_norm_act, fusable_norm
 
 #: Activation positions of a block (``stem`` is a position of the backbone only).
 BLOCK_ACT_POSITIONS = ('bn1', 'bn2', 'bn3', 'shortcut', 'add')
@@ -78,7 +84,148 @@ def _conv_of(shortcut: nn.Module) -> Optional[nn.Module]:
     return convs[-1] if convs else None
 
 
-class GatedBottleneck(BaseModule):
+class GatedResidualBlock(BaseModule):
+    """What every gated residual block shares: the configurable tail
+    ``attention → merge(·, shortcut) → act[add]``, the shortcut activation, position checks
+    and gradient checkpointing. A block builds its convs, then calls :meth:`_build_tail`, and
+    implements :meth:`_main` (the residual branch up to its last norm/act), ``last_norm``
+    (zero-initialised by ``zero_init_residual``), ``last_act`` (the activation after it) and
+    :meth:`_main_pre_norm` (the branch up to its last conv, the input of ``last_norm``).
+
+    Class attributes: ``expansion`` (out_channels / stage width), ``act_positions`` (positions
+    the block accepts) and ``relu_positions`` (where a single ``act_cfg`` goes: the ReLUs of
+    the plain block).
+    """
+    expansion = 1
+    act_positions: Tuple[str, ...] = ()
+    relu_positions: Tuple[str, ...] = ()
+
+    @classmethod
+    def _check_positions(cls, act_cfgs: Optional[Dict[str, Optional[dict]]]) -> dict:
+        act_cfgs = dict(act_cfgs or {})
+        unknown = set(act_cfgs) - set(cls.act_positions)
+        if unknown:
+            raise ValueError(f'{cls.__name__}: unknown activation position(s) {sorted(unknown)}; '
+                             f'expected a subset of {cls.act_positions}')
+        return act_cfgs
+
+    def _build_tail(self, out_channels: int, downsample: Optional[nn.Module], act_cfgs: dict,
+                    attention_cfg: Optional[dict], merge_cfg: Optional[dict]):
+        name = type(self).__name__
+        self.attention = (nn.Identity() if attention_cfg is None else MODELS.build(
+            dict(attention_cfg, channels=out_channels)))
+        self.downsample = downsample
+        # an identity shortcut has no activation (nothing to learn, no unused parameters)
+        self.act_shortcut = build_optional_act(
+            act_cfgs.get('shortcut') if downsample is not None else None, out_channels)
+        self.merge = None if merge_cfg is None else MODELS.build(
+            dict(merge_cfg, channels=out_channels))
+        self.act_add = build_optional_act(act_cfgs.get('add'), out_channels)
+        if needs_conv_input(self.act_add):
+            conv_positions = tuple(p for p in self.act_positions if p != 'add')
+            raise ValueError(f'{name}: {type(self.act_add).__name__} needs a conv input '
+                             f'and cannot sit after the residual add; use positions '
+                             f'{", ".join(conv_positions)}')
+        if needs_conv_input(self.act_shortcut):
+            if _conv_of(downsample) is None:
+                raise ValueError(f'{name}: {type(self.act_shortcut).__name__} at '
+                                 f'"shortcut" needs a downsample nn.Sequential with a conv')
+
+    @property
+    def last_norm(self) -> nn.Module:
+        raise NotImplementedError
+
+    @property
+    def last_act(self) -> nn.Module:
+        raise NotImplementedError
+
+    def _main(self, x: Tensor) -> Tensor:
+        """The residual branch before the attention."""
+        raise NotImplementedError
+
+    def _main_pre_norm(self, x: Tensor) -> Tensor:
+        """The residual branch up to its last conv (the input of ``last_norm``)."""
+        raise NotImplementedError
+
+    def _shortcut(self, x: Tensor) -> Tensor:
+        if self.downsample is None:
+            return x
+        if not needs_conv_input(self.act_shortcut):
+            return self.act_shortcut(self.downsample(x))
+        x_pre, conv = x, None
+        for m in self.downsample:
+            if isinstance(m, nn.Conv2d):
+                x_pre, conv = x, m
+            x = m(x)
+        return self.act_shortcut(x, x_pre, conv)
+
+    def _residual(self, x: Tensor) -> Tensor:
+        out = self.attention(self._main(x))
+        identity = self._shortcut(x)
+        return out + identity if self.merge is None else self.merge(out, identity)
+
+    def _fused_end(self) -> bool:
+        """Whether ``act[add](attention(a) + shortcut)`` runs as one :func:`residual_act` node.
+
+        Only where every tensor that node keeps is kept anyway, i.e. where fusing removes the
+        activation's own copy of the sum: act[add] a scalar APA/AGLU (training, grad enabled,
+        not compiling), the plain add, and
+          * main branch: an attention with a multiplicative ``scale`` (``provides_scale``,
+            GatedSE: a is kept by its multiply), or no attention and no ``last_act`` with a
+            BatchNorm ``last_norm``, folded in (the last conv's output is kept by it anyway);
+          * shortcut: the identity (kept by conv1), or a downsample ``nn.Sequential`` ending in
+            a BatchNorm with no act[shortcut], folded in (its input is kept by it anyway).
+        Modules with forward hooks run unfused (the fused path does not call them).
+        """
+        if self.merge is not None or not residual_fusable(self.act_add):
+            return False
+        if getattr(self.attention, 'provides_scale', False):
+            bypassed = [self.attention, self.act_add]
+        elif (isinstance(self.attention, nn.Identity) and isinstance(self.last_act, nn.Identity)
+              and fusable_norm(self.last_norm)):
+            bypassed = [self.last_norm, self.act_add]
+        else:
+            return False
+        if self.downsample is not None:
+            if not (isinstance(self.downsample, nn.Sequential) and len(self.downsample)
+                    and isinstance(self.act_shortcut, nn.Identity)
+                    and fusable_norm(self.downsample[-1])):
+                return False
+            bypassed += [self.downsample, self.downsample[-1]]
+        return not any(m._forward_hooks or m._forward_pre_hooks for m in bypassed)
+
+    def _fused(self, x: Tensor) -> Tensor:
+        """The block, its end as one :func:`residual_act` node (where :meth:`_fused_end`)."""
+        scale = main_norm = None
+        if getattr(self.attention, 'provides_scale', False):
+            out = self._main(x)
+            scale = self.attention.scale(out)
+        else:
+            out, main_norm = self._main_pre_norm(x), self.last_norm
+        identity, short_norm = x, None
+        if self.downsample is not None:
+            short_norm = self.downsample[-1]
+            for m in list(self.downsample)[:-1]:
+                identity = m(identity)
+        return residual_act(self.act_add, out, identity, scale, main_norm, short_norm)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """The block; its end runs as one fused node where that saves memory (same results).
+
+        Unfused, an APA/AGLU after the add keeps the sum for backward: one tensor of the
+        block's output size more than ReLU(inplace), whose kept output is the next block's
+        input. Where :meth:`_fused_end`, :func:`residual_act` keeps nothing new instead.
+        """
+        fused = self._fused_end()
+        body = self._fused if fused else self._residual
+        if self.with_cp and x.requires_grad:
+            out = cp.checkpoint(body, x, use_reentrant=False)
+        else:
+            out = body(x)
+        return out if fused else self.act_add(out)
+
+
+class GatedBottleneck(GatedResidualBlock):
     """Bottleneck block with configurable activations and attention.
 
     Args:
@@ -106,6 +253,8 @@ class GatedBottleneck(BaseModule):
             ``add``, or at ``shortcut`` with a shortcut module without a conv.
     """
     expansion = 4
+    act_positions = BLOCK_ACT_POSITIONS
+    relu_positions = ('bn1', 'bn2', 'add')
 
     def __init__(self,
                  in_channels: int,
@@ -127,11 +276,7 @@ class GatedBottleneck(BaseModule):
         super().__init__(init_cfg=init_cfg)
         if style not in ('pytorch', 'caffe'):
             raise ValueError(f"GatedBottleneck: style must be 'pytorch' or 'caffe', got {style!r}")
-        act_cfgs = dict(act_cfgs or {})
-        unknown = set(act_cfgs) - set(BLOCK_ACT_POSITIONS)
-        if unknown:
-            raise ValueError(f'GatedBottleneck: unknown activation position(s) {sorted(unknown)}; '
-                           f'expected a subset of {BLOCK_ACT_POSITIONS}')
+        act_cfgs = self._check_positions(act_cfgs)
         mid = out_channels // self.expansion
         if groups != 1:
             mid = groups * width_per_group * mid // base_channels
@@ -152,23 +297,7 @@ class GatedBottleneck(BaseModule):
         self.act1 = build_optional_act(act_cfgs.get('bn1'), mid)
         self.act2 = build_optional_act(act_cfgs.get('bn2'), mid)
         self.act3 = build_optional_act(act_cfgs.get('bn3'), out_channels)
-        self.attention = (nn.Identity() if attention_cfg is None else MODELS.build(
-            dict(attention_cfg, channels=out_channels)))
-        self.downsample = downsample
-        # an identity shortcut has no activation (nothing to learn, no unused parameters)
-        self.act_shortcut = build_optional_act(
-            act_cfgs.get('shortcut') if downsample is not None else None, out_channels)
-        self.merge = None if merge_cfg is None else MODELS.build(
-            dict(merge_cfg, channels=out_channels))
-        self.act_add = build_optional_act(act_cfgs.get('add'), out_channels)
-        if needs_conv_input(self.act_add):
-            raise ValueError(f'GatedBottleneck: {type(self.act_add).__name__} needs a conv input '
-                             f'and cannot sit after the residual add; use positions bn1, bn2, '
-                             f'bn3, shortcut')
-        if needs_conv_input(self.act_shortcut):
-            if _conv_of(downsample) is None:
-                raise ValueError(f'GatedBottleneck: {type(self.act_shortcut).__name__} at '
-                                 f'"shortcut" needs a downsample nn.Sequential with a conv')
+        self._build_tail(out_channels, downsample, act_cfgs, attention_cfg, merge_cfg)
 
     @property
     def norm1(self):
@@ -182,29 +311,20 @@ class GatedBottleneck(BaseModule):
     def norm3(self):
         return getattr(self, self.norm3_name)
 
-    def _shortcut(self, x: Tensor) -> Tensor:
-        if self.downsample is None:
-            return x
-        if not needs_conv_input(self.act_shortcut):
-            return self.act_shortcut(self.downsample(x))
-        x_pre, conv = x, None
-        for m in self.downsample:
-            if isinstance(m, nn.Conv2d):
-                x_pre, conv = x, m
-            x = m(x)
-        return self.act_shortcut(x, x_pre, conv)
+    @property
+    def last_norm(self):
+        return self.norm3
 
-    def _residual(self, x: Tensor) -> Tensor:
+    @property
+    def last_act(self):
+        return self.act3
+
+    def _main(self, x: Tensor) -> Tensor:
         out = conv_norm_act(x, self.conv1, self.norm1, self.act1)
         out = conv_norm_act(out, self.conv2, self.norm2, self.act2)
-        out = conv_norm_act(out, self.conv3, self.norm3, self.act3)
-        out = self.attention(out)
-        identity = self._shortcut(x)
-        return out + identity if self.merge is None else self.merge(out, identity)
+        return conv_norm_act(out, self.conv3, self.norm3, self.act3)
 
-    def forward(self, x: Tensor) -> Tensor:
-        if self.with_cp and x.requires_grad:
-            out = cp.checkpoint(self._residual, x, use_reentrant=False)
-        else:
-            out = self._residual(x)
-        return self.act_add(out)
+    def _main_pre_norm(self, x: Tensor) -> Tensor:
+        out = conv_norm_act(x, self.conv1, self.norm1, self.act1)
+        out = conv_norm_act(out, self.conv2, self.norm2, self.act2)
+        return self.conv3(out)

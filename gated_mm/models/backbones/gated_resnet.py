@@ -31,6 +31,11 @@ AdaShift-B/-MA replace the ReLUs (stem, bn1, bn2, add); SE/CBAM/GE are ``attenti
 Shape: (N, in_channels, H, W), any H, W → tuple of stage outputs
 (N, base_channels · 4 · 2^i, H / 2^(i+2), W / 2^(i+2)) for i in ``out_indices`` (ImageNet stem),
 strides /2^i for the CIFAR stem.
+
+:class:`GatedCifarResNet` is the same class with the basic block
+(:class:`~.gated_basic_block.GatedBasicBlock`, whose ReLU positions are stem, bn1, add and whose
+attention sits after bn2), three stages of (depth − 2)/6 blocks, the CIFAR stem and option-A
+shortcuts: the CIFAR ResNet-20/32/44/56/110 of He et al. (2016), SE-ResNet-32 of the APA paper.
 """
 from typing import Dict, List, Optional, Sequence, Union
 
@@ -41,11 +46,9 @@ from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..registry import register_in_scopes
-from .gated_bottleneck import (BLOCK_ACT_POSITIONS, GatedBottleneck, build_optional_act,
+from .gated_basic_block import GatedBasicBlock, ZeroPadShortcut
+from .gated_bottleneck import (GatedBottleneck, GatedResidualBlock, build_optional_act,
                                conv_norm_act)
-
-ACT_POSITIONS = ('stem', ) + BLOCK_ACT_POSITIONS
-RELU_POSITIONS = ('stem', 'bn1', 'bn2', 'add')
 
 APA_SE = dict(type='GatedSE', ratio=16, gate_cfg=dict(type='APA'), layer_norm=True, dropout=0.1)
 
@@ -69,6 +72,9 @@ class GatedResNet(BaseModule):
         stem_type: 'imagenet' (7×7/2 conv, BN, act, 3×3/2 max-pool) or 'cifar' (3×3/1 conv,
             BN, act; for small images such as 28×28 or 32×32).
         avg_down: ResNet-D shortcut (average pooling before the 1×1 conv).
+        shortcut: the shortcut of a block that changes shape: 'B' (projection, 1×1/s conv +
+            BN) or 'A' (parameter-free: ``x[:, :, ::s, ::s]`` zero-padded on channels,
+            :class:`ZeroPadShortcut`; He et al. 2016's CIFAR ResNets).
         act_cfg: activation config, see the module docstring.
         attention_cfg: attention config after bn3, see the module docstring.
         merge_cfg: residual merge config (None: the plain add), see the module docstring.
@@ -81,11 +87,13 @@ class GatedResNet(BaseModule):
         init_cfg: mmengine init config (``dict(type='Pretrained', checkpoint=...)`` to load).
 
     Raises:
-        ValueError: unknown depth, stem type or activation position, a per-stage list whose
-            length is not ``num_stages``, bad indices, an IIEU after the add, or (in
+        ValueError: unknown depth, stem type, shortcut or activation position, a per-stage list
+            whose length is not ``num_stages``, bad indices, an IIEU after the add, or (in
             ``forward``) an input whose channel count is not ``in_channels``.
     """
 
+    #: the residual block; a subclass selects another (:class:`GatedCifarResNet`)
+    block = GatedBottleneck
     arch_settings = {26: (2, 2, 2, 2), 50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
 
     def __init__(self,
@@ -102,6 +110,7 @@ class GatedResNet(BaseModule):
                  style: str = 'pytorch',
                  stem_type: str = 'imagenet',
                  avg_down: bool = False,
+                 shortcut: str = 'B',
                  act_cfg: Optional[dict] = dict(type='AGLU'),
                  attention_cfg: Union[None, dict, List[Optional[dict]]] = APA_SE,
                  merge_cfg: Union[None, dict, List[Optional[dict]]] = None,
@@ -116,29 +125,35 @@ class GatedResNet(BaseModule):
                      dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])
                  ]):
         super().__init__(init_cfg=init_cfg)
-        if depth not in self.arch_settings:
-            raise ValueError(f'GatedResNet: invalid depth {depth}; expected one of '
-                           f'{sorted(self.arch_settings)}')
+        name = type(self).__name__
+        stage_blocks = self._stage_blocks(depth)
         if stem_type not in ('imagenet', 'cifar'):
-            raise ValueError(f"GatedResNet: stem_type must be 'imagenet' or 'cifar', got "
+            raise ValueError(f"{name}: stem_type must be 'imagenet' or 'cifar', got "
                              f"{stem_type!r}")
-        if not 1 <= num_stages <= 4:
-            raise ValueError(f'GatedResNet: num_stages must be in 1..4, got {num_stages}')
+        if shortcut not in ('A', 'B'):
+            raise ValueError(f"{name}: shortcut must be 'A' or 'B', got {shortcut!r}")
+        if not 1 <= num_stages <= len(stage_blocks):
+            raise ValueError(f'{name}: num_stages must be in 1..{len(stage_blocks)}, got '
+                             f'{num_stages}')
         if len(strides) < num_stages or len(dilations) < num_stages:
-            raise ValueError(f'GatedResNet: strides and dilations need {num_stages} entries, got '
+            raise ValueError(f'{name}: strides and dilations need {num_stages} entries, got '
                              f'{strides} and {dilations}')
         if isinstance(out_indices, int):
             out_indices = (out_indices, )
         out_indices = tuple(i if i >= 0 else num_stages + i for i in out_indices)
         if not all(0 <= i < num_stages for i in out_indices):
-            raise ValueError(f'GatedResNet: out_indices {out_indices} outside 0..{num_stages - 1}')
+            raise ValueError(f'{name}: out_indices {out_indices} outside 0..{num_stages - 1}')
         if not -1 <= frozen_stages <= num_stages:
-            raise ValueError(f'GatedResNet: frozen_stages must be in -1..{num_stages}, '
+            raise ValueError(f'{name}: frozen_stages must be in -1..{num_stages}, '
                              f'got {frozen_stages}')
         self.depth, self.num_stages, self.out_indices = depth, num_stages, out_indices
         self.frozen_stages, self.norm_eval = frozen_stages, norm_eval
         self.zero_init_residual = zero_init_residual
         self.stem_type, self.in_channels = stem_type, in_channels
+        self.groups, self.width_per_group = groups, width_per_group
+        self.base_channels = base_channels
+        self.style, self.avg_down, self.shortcut = style, avg_down, shortcut
+        self.conv_cfg, self.norm_cfg = conv_cfg, norm_cfg
         positions = self._positions(act_cfg)
         attentions = self._per_stage(attention_cfg, 'attention_cfg')
         merges = self._per_stage(merge_cfg, 'merge_cfg')
@@ -159,23 +174,21 @@ class GatedResNet(BaseModule):
         # stages
         self.res_layers = []
         in_ch = stem_channels
-        for i, num_blocks in enumerate(self.arch_settings[depth][:num_stages]):
-            out_ch = base_channels * GatedBottleneck.expansion * 2**i
+        for i, num_blocks in enumerate(stage_blocks[:num_stages]):
+            out_ch = base_channels * self.block.expansion * 2**i
             block_acts = {pos: cfgs[i] for pos, cfgs in positions.items()}
             blocks = []
             for j in range(num_blocks):
                 stride = strides[i] if j == 0 else 1
                 downsample = None
                 if j == 0 and (stride != 1 or in_ch != out_ch):
-                    downsample = self._shortcut(in_ch, out_ch, stride, avg_down, conv_cfg,
-                                                norm_cfg)
+                    downsample = self._make_shortcut(in_ch, out_ch, stride)
                 blocks.append(
-                    GatedBottleneck(
+                    self._make_block(
                         in_ch, out_ch, stride=stride, dilation=dilations[i],
-                        downsample=downsample, groups=groups, width_per_group=width_per_group,
-                        base_channels=base_channels, style=style, act_cfgs=block_acts,
-                        attention_cfg=attentions[i], merge_cfg=merges[i], conv_cfg=conv_cfg,
-                        norm_cfg=norm_cfg, with_cp=with_cp))
+                        downsample=downsample, act_cfgs=block_acts, attention_cfg=attentions[i],
+                        merge_cfg=merges[i], conv_cfg=conv_cfg, norm_cfg=norm_cfg,
+                        with_cp=with_cp))
                 in_ch = out_ch
             name = f'layer{i + 1}'
             self.add_module(name, Sequential(*blocks))
@@ -184,44 +197,61 @@ class GatedResNet(BaseModule):
         self._freeze_stages()
 
     # ----------------------------------------------------------------- config parsing
+    def _stage_blocks(self, depth: int) -> Sequence[int]:
+        """Blocks per stage for ``depth``; ValueError for an unknown depth."""
+        if depth not in self.arch_settings:
+            raise ValueError(f'{type(self).__name__}: invalid depth {depth}; expected one of '
+                             f'{sorted(self.arch_settings)}')
+        return self.arch_settings[depth]
+
     def _per_stage(self, cfg, key: str) -> List[Optional[dict]]:
         if isinstance(cfg, (list, tuple)):
             if len(cfg) != self.num_stages:
-                raise ValueError(f'GatedResNet: {key} list has {len(cfg)} entries, expected one '
-                                 f'per stage ({self.num_stages})')
+                raise ValueError(f'{type(self).__name__}: {key} list has {len(cfg)} entries, '
+                                 f'expected one per stage ({self.num_stages})')
             return list(cfg)
         return [cfg] * self.num_stages
 
     def _positions(self, act_cfg) -> Dict[str, list]:
+        name, block_positions = type(self).__name__, self.block.act_positions
         if act_cfg is None:
             per_pos = {}
         elif isinstance(act_cfg, dict) and 'type' in act_cfg:
-            per_pos = {pos: act_cfg for pos in RELU_POSITIONS}
+            per_pos = {pos: act_cfg for pos in ('stem', ) + self.block.relu_positions}
         elif isinstance(act_cfg, dict):
-            unknown = set(act_cfg) - set(ACT_POSITIONS)
+            positions = ('stem', ) + block_positions
+            unknown = set(act_cfg) - set(positions)
             if unknown:
-                raise ValueError(f'GatedResNet: act_cfg has unknown position(s) {sorted(unknown)}; '
-                               f'expected a config with "type" or keys from {ACT_POSITIONS}')
+                raise ValueError(f'{name}: act_cfg has unknown position(s) {sorted(unknown)}; '
+                                 f'expected a config with "type" or keys from {positions}')
             per_pos = dict(act_cfg)
         else:
-            raise TypeError(f'GatedResNet: act_cfg must be a dict or None, got {act_cfg!r}')
+            raise TypeError(f'{name}: act_cfg must be a dict or None, got {act_cfg!r}')
         stem = per_pos.pop('stem', None)
         if isinstance(stem, (list, tuple)):
-            raise ValueError('GatedResNet: act_cfg["stem"] must be a single config, not a list')
+            raise ValueError(f'{name}: act_cfg["stem"] must be a single config, not a list')
         out = {pos: self._per_stage(per_pos.get(pos), f'act_cfg["{pos}"]')
-               for pos in BLOCK_ACT_POSITIONS}
+               for pos in block_positions}
         out['stem'] = stem
         return out
 
-    @staticmethod
-    def _shortcut(in_ch, out_ch, stride, avg_down, conv_cfg, norm_cfg) -> nn.Sequential:
+    # ----------------------------------------------------------------- blocks
+    def _make_block(self, in_ch: int, out_ch: int, **kwargs) -> GatedResidualBlock:
+        """One ``self.block``; ``kwargs`` are the arguments every gated block takes."""
+        return self.block(in_ch, out_ch, groups=self.groups, width_per_group=self.width_per_group,
+                          base_channels=self.base_channels, style=self.style, **kwargs)
+
+    def _make_shortcut(self, in_ch: int, out_ch: int, stride: int) -> nn.Module:
+        if self.shortcut == 'A':
+            return ZeroPadShortcut(in_ch, out_ch, stride)
         layers = []
         conv_stride = stride
-        if avg_down and stride != 1:
+        if self.avg_down and stride != 1:
             layers.append(nn.AvgPool2d(stride, stride, ceil_mode=True, count_include_pad=False))
             conv_stride = 1
-        layers += [build_conv_layer(conv_cfg, in_ch, out_ch, 1, stride=conv_stride, bias=False),
-                   build_norm_layer(norm_cfg, out_ch)[1]]
+        layers += [build_conv_layer(self.conv_cfg, in_ch, out_ch, 1, stride=conv_stride,
+                                    bias=False),
+                   build_norm_layer(self.norm_cfg, out_ch)[1]]
         return nn.Sequential(*layers)
 
     # ----------------------------------------------------------------- mmdet/mmpretrain API
@@ -234,8 +264,8 @@ class GatedResNet(BaseModule):
         pretrained = isinstance(self.init_cfg, dict) and self.init_cfg.get('type') == 'Pretrained'
         if self.zero_init_residual and not pretrained:
             for m in self.modules():
-                if isinstance(m, GatedBottleneck):
-                    nn.init.constant_(m.norm3.weight, 0)
+                if isinstance(m, GatedResidualBlock):
+                    nn.init.constant_(m.last_norm.weight, 0)
 
     def _freeze_stages(self):
         if self.frozen_stages < 0:
@@ -259,9 +289,9 @@ class GatedResNet(BaseModule):
     def forward(self, x: Tensor):
         if x.dim() != 4 or x.shape[1] != self.in_channels:
             raise ValueError(
-                f'GatedResNet: got input of shape {tuple(x.shape)} but model.backbone.in_channels'
-                f'={self.in_channels}; set in_channels (and data_preprocessor mean/std, to_rgb) '
-                f'to match the images')
+                f'{type(self).__name__}: got input of shape {tuple(x.shape)} but '
+                f'model.backbone.in_channels={self.in_channels}; set in_channels (and '
+                f'data_preprocessor mean/std, to_rgb) to match the images')
         x = self.maxpool(conv_norm_act(x, self.conv1, self.norm1, self.stem_act))
         outs = []
         for i, name in enumerate(self.res_layers):
@@ -269,3 +299,85 @@ class GatedResNet(BaseModule):
             if i in self.out_indices:
                 outs.append(x)
         return tuple(outs)
+
+
+#: the APA paper's CIFAR SE (public code ``se_resnet32 --use_gumbel_se``): r = 4
+CIFAR_APA_SE = dict(APA_SE, ratio=4)
+
+
+@register_in_scopes()
+class GatedCifarResNet(GatedResNet):
+    r"""CIFAR ResNet-(6n+2) of the gated family: basic blocks, 3 stages, 3×3 stem.
+
+    He et al. (CVPR 2016, Sec. 4.2): conv 3×3/1 (``stem_channels``) → BN → act, then three
+    stages of n = (depth − 2)/6 :class:`~.gated_basic_block.GatedBasicBlock` of widths
+    ``base_channels`` · (1, 2, 4) and strides (1, 2, 2); shortcuts where the shape changes are
+    option A (``x[:, :, ::2, ::2]`` zero-padded on channels, no parameters) or B (1×1/2 conv +
+    BN). Plain ResNet-20/32/44/56/110 (ReLU, no attention, option A, 16 channels) have 0.27 /
+    0.46 / 0.66 / 0.85 / 1.7 M parameters.
+
+    Defaults give the APA paper's CIFAR SE-ResNet-32 (public code kostas1515/AGLU,
+    ``se_resnet32`` with ``--use_gumbel_se``, AGLU for the ReLUs): AGLU at the stem, after bn1
+    and after the residual add; an SE block after bn2 with LayerNorm, no-bias MLP (r = 4),
+    Dropout(0.1) and an APA gate. The plain ResNet-32 is ``act_cfg=dict(type='ReLU',
+    inplace=True), attention_cfg=None``. Block-level options (``act_cfg`` positions ``stem``,
+    ``bn1``, ``bn2``, ``shortcut``, ``add``, single / per-position / per-stage forms,
+    ``attention_cfg``, ``merge_cfg``, ``frozen_stages``, ``norm_eval``, ``with_cp``,
+    ``out_indices``) are those of :class:`GatedResNet`.
+
+    Args:
+        depth: 6n + 2 with n ≥ 1 (20, 32, 44, 56, 110, ...).
+        in_channels, stem_channels, base_channels: image, stem and first-stage channels.
+        shortcut: 'A' (zero-padded strided identity) or 'B' (projection).
+        act_cfg, attention_cfg, merge_cfg, frozen_stages, norm_eval, with_cp, out_indices,
+            conv_cfg, norm_cfg: as :class:`GatedResNet` (3 stages).
+        zero_init_residual: zero-initialise bn2 of every block (off: as He et al. and the
+            public code).
+        init_cfg: default as the public code: Kaiming-normal (fan_in) convs and linears (the
+            SE MLP), BN weight 1 and bias 0.
+
+    Shape: (N, in_channels, H, W), any H, W → tuple of (N, base_channels · 2^i, ⌈H/2^i⌉,
+    ⌈W/2^i⌉) for i in ``out_indices`` (default (2, ): (N, 64, 8, 8) for 32×32 images).
+
+    Raises:
+        ValueError: depth not 6n + 2 (``GatedCifarResNet: depth must be 6n+2 (20, 32, 44, 56,
+            110), got 33``), and the errors of :class:`GatedResNet`.
+    """
+    block = GatedBasicBlock
+
+    def __init__(self,
+                 depth: int = 32,
+                 in_channels: int = 3,
+                 stem_channels: int = 16,
+                 base_channels: int = 16,
+                 shortcut: str = 'A',
+                 out_indices: Sequence[int] = (2, ),
+                 act_cfg: Optional[dict] = dict(type='AGLU'),
+                 attention_cfg: Union[None, dict, List[Optional[dict]]] = CIFAR_APA_SE,
+                 merge_cfg: Union[None, dict, List[Optional[dict]]] = None,
+                 frozen_stages: int = -1,
+                 conv_cfg: Optional[dict] = None,
+                 norm_cfg: dict = dict(type='BN', requires_grad=True),
+                 norm_eval: bool = False,
+                 with_cp: bool = False,
+                 zero_init_residual: bool = False,
+                 init_cfg=[
+                     dict(type='Kaiming', layer=['Conv2d', 'Linear'], mode='fan_in'),
+                     dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])
+                 ]):
+        super().__init__(
+            depth=depth, in_channels=in_channels, stem_channels=stem_channels,
+            base_channels=base_channels, num_stages=3, strides=(1, 2, 2), dilations=(1, 1, 1),
+            out_indices=out_indices, stem_type='cifar', shortcut=shortcut, act_cfg=act_cfg,
+            attention_cfg=attention_cfg, merge_cfg=merge_cfg, frozen_stages=frozen_stages,
+            conv_cfg=conv_cfg, norm_cfg=norm_cfg, norm_eval=norm_eval, with_cp=with_cp,
+            zero_init_residual=zero_init_residual, init_cfg=init_cfg)
+
+    def _stage_blocks(self, depth: int) -> Sequence[int]:
+        if isinstance(depth, bool) or not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
+            raise ValueError(f'GatedCifarResNet: depth must be 6n+2 (20, 32, 44, 56, 110), '
+                             f'got {depth}')
+        return ((depth - 2) // 6, ) * 3
+
+    def _make_block(self, in_ch: int, out_ch: int, **kwargs) -> GatedResidualBlock:
+        return self.block(in_ch, out_ch, **kwargs)

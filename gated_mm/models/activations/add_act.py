@@ -1,0 +1,185 @@
+r"""Attention scale + residual add + APA/AGLU as one memory-light autograd node.
+
+    a′  = a                or  BN_a(a)            main branch: the bn3 (act[bn3]) output, or
+                                                  the conv3 output with bn3 folded in
+    b′  = b                or  BN_b(b)            shortcut: the identity x, or the downsample
+                                                  conv output with its BatchNorm folded in
+    y   = a′ · s + b′      or  a′ + b′            s: the SE excitation (N, C, 1, 1), if any
+    out = η(y; κ, λ)       or  y · η(y; κ, λ)     APA / AGLU (see :mod:`.apa`)
+
+(BN: training-mode BatchNorm with batch statistics, running statistics updated as
+``nn.BatchNorm`` does.)
+
+Why: unfused, the activation after the residual add keeps its input y, the sum, for backward —
+a fresh full-size tensor per block, which nothing else keeps. ReLU(inplace) keeps instead its
+output, which is the next block's input and is kept by the next conv anyway, so an APA/AGLU
+network holds one more block-output-sized tensor per block than a ReLU network. This node keeps
+a, s and b and recomputes a′, b′ and y in backward (one extra elementwise pass, plus one
+statistics pass per folded BatchNorm):
+
+* a: with attention, the tensor the SE multiply ``a · s`` keeps anyway (the SE's mean does not
+  keep it); without attention, the conv3 output, which bn3 keeps anyway;
+* b: the identity x, kept by conv1 anyway; or the downsample conv output, which the downsample
+  BatchNorm keeps anyway;
+* s, κ, λ and the BatchNorm batch statistics (μ, 1/σ per channel): small.
+
+So the saved memory of the block end equals that of ``relu_(a · s + b)``. Gradients are exact
+for every input (a, s, b, both BatchNorms' weight and bias, κ, λ): the activation's through
+``_Kernels.run('backward', ...)`` at the recomputed y, the BatchNorms' through ATen's
+``native_batch_norm_backward``, as unfused. The forward is the unfused arithmetic ((a′ · s) + b′,
+ATen's BatchNorm) and the recomputation repeats it with the same kernels, so on CPU the fused
+and unfused outputs and gradients are bit-identical in float32 (tests); elsewhere they can differ
+by the kernels' rounding only.
+
+Shapes: a, b (N, C, ...) of one shape; s broadcastable to it ((N, C, 1, 1) for SE). Dtypes:
+the node computes in float32 (float64 stays float64) with autocast off, as :class:`~.apa.APA`;
+a, s, b are saved in their own dtypes (bfloat16 under autocast, no float32 copies) and the
+result has the dtype the unfused ``act(a′ · s + b′)`` would have (the promotion of a, s, b).
+Each gradient is returned in its input's dtype.
+
+:func:`residual_act` runs the node where it is exactly equivalent (grad enabled, not compiling,
+a scalar APA/AGLU, plain training-mode BatchNorms) and the unfused modules everywhere else.
+:class:`~gated_mm.models.backbones.GatedBottleneck` uses it only where every tensor the node
+keeps is kept anyway (``GatedResidualBlock._fused_end``).
+"""
+from typing import Optional
+
+import torch
+from torch import Tensor, nn
+
+from .apa import _Kernels, _reduce_to
+from .norm_act import act_params, bn_step, fusable_act, fusable_norm, fusion_enabled
+
+
+def _bn_forward(x: Tensor, weight, bias, stats, dtype):
+    """(BN(x) or x in ``dtype``, batch mean, 1/σ); ``stats`` None → no BatchNorm."""
+    x = x.to(dtype)
+    if stats is None:
+        return x, None, None
+    running_mean, running_var, factor, eps = stats
+    return torch.ops.aten.native_batch_norm(x, weight, bias, running_mean, running_var, True,
+                                            factor, eps)
+
+
+def _bn_recompute(x: Tensor, weight, bias, eps, dtype) -> Tensor:
+    """BN(x) (``eps`` None: x) in ``dtype``, bit-identical to the forward's.
+
+    ATen's own kernel, statistics included (one reduction pass more than reusing the saved
+    μ, 1/σ in a hand-written affine map, whose rounding differs from the kernel's by an ulp
+    and, amplified through the network, by ~1e-6 in the gradients).
+    """
+    x = x.to(dtype)
+    if eps is None:
+        return x
+    return torch.ops.aten.native_batch_norm(x, weight, bias, None, None, True, 0.0, eps)[0]
+
+
+def _bn_backward(grad: Tensor, x: Tensor, weight, mean, invstd, eps, needs, dtype):
+    """(grad x, grad weight, grad bias) through an optional BatchNorm."""
+    if mean is None:
+        return (grad.to(x.dtype) if needs[0] else None), None, None
+    gx, gw, gb = torch.ops.aten.native_batch_norm_backward(grad, x.to(dtype), weight, None, None,
+                                                           mean, invstd, True, eps, list(needs))
+    return (gx.to(x.dtype) if gx is not None else None), gw, gb
+
+
+class _ResidualActFunction(torch.autograd.Function):
+    """act(BN_a(a) · s + BN_b(b)); saves a, s, b (own dtypes), recomputes the rest."""
+
+    @staticmethod
+    def forward(ctx, main, main_weight, main_bias, scale, shortcut, short_weight, short_bias,
+                kappa, lambda_, main_stats, short_stats, unit: bool, dtype: torch.dtype):
+        a, main_mean, main_invstd = _bn_forward(main, main_weight, main_bias, main_stats, dtype)
+        b, short_mean, short_invstd = _bn_forward(shortcut, short_weight, short_bias,
+                                                  short_stats, dtype)
+        # the unfused arithmetic, (a · s) + b, so the forward is bit-identical to it
+        y = (a * scale.to(dtype)).add_(b) if scale is not None else a + b
+        del a, b
+        ctx.save_for_backward(main, main_weight, main_bias, main_mean, main_invstd, scale,
+                              shortcut, short_weight, short_bias, short_mean, short_invstd,
+                              kappa, lambda_)
+        ctx.eps = (None if main_stats is None else main_stats[3],
+                   None if short_stats is None else short_stats[3])
+        ctx.unit, ctx.dtype = unit, dtype
+        return _Kernels.run('forward', y, kappa, lambda_, unit)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        (main, main_weight, main_bias, main_mean, main_invstd, scale, shortcut, short_weight,
+         short_bias, short_mean, short_invstd, kappa, lambda_) = ctx.saved_tensors
+        dtype, needs = ctx.dtype, ctx.needs_input_grad
+        a = _bn_recompute(main, main_weight, main_bias, ctx.eps[0], dtype)
+        b = _bn_recompute(shortcut, short_weight, short_bias, ctx.eps[1], dtype)
+        s = scale.to(dtype) if scale is not None else None
+        y = (a * s).add_(b) if s is not None else a + b
+        del b
+        grad_y, grad_k, grad_l = _Kernels.run('backward', y, kappa, lambda_, grad_out, ctx.unit,
+                                              needs[7], needs[8])
+        del y
+        grad_s = None
+        if s is not None and needs[3]:
+            grad_s = _reduce_to(grad_y * a, scale.shape).to(scale.dtype)
+        del a
+        grad_a = grad_y * s if s is not None else grad_y
+        grad_main, grad_mw, grad_mb = _bn_backward(grad_a, main, main_weight, main_mean,
+                                                   main_invstd, ctx.eps[0], needs[0:3], dtype)
+        del grad_a
+        grad_short, grad_sw, grad_sb = _bn_backward(grad_y, shortcut, short_weight, short_mean,
+                                                    short_invstd, ctx.eps[1], needs[4:7], dtype)
+        return (grad_main, grad_mw, grad_mb, grad_s, grad_short, grad_sw, grad_sb, grad_k,
+                grad_l, None, None, None, None)
+
+
+def _bn_args(norm: Optional[nn.Module], dtype):
+    """(weight, bias, stats) of a fused BatchNorm (counts the batch), or Nones."""
+    if norm is None:
+        return None, None, None
+    stats = (norm.running_mean, norm.running_var, bn_step(norm), norm.eps)
+    return norm.weight.to(dtype), norm.bias.to(dtype), stats
+
+
+def residual_fusable(act: nn.Module, main_norm: Optional[nn.Module] = None,
+                     shortcut_norm: Optional[nn.Module] = None) -> bool:
+    """Whether :func:`residual_act` runs fused for these modules in the current mode."""
+    return (fusion_enabled() and fusable_act(act)
+            and all(n is None or fusable_norm(n) for n in (main_norm, shortcut_norm)))
+
+
+def residual_act(act: nn.Module,
+                 main: Tensor,
+                 shortcut: Tensor,
+                 scale: Optional[Tensor] = None,
+                 main_norm: Optional[nn.Module] = None,
+                 shortcut_norm: Optional[nn.Module] = None) -> Tensor:
+    """``act(main_norm(main) · scale + shortcut_norm(shortcut))`` as one node when
+    :func:`residual_fusable` (same results, less saved memory; see the module docstring).
+
+    Args:
+        act: the activation after the add (fused only for a scalar APA/AGLU).
+        main: the main branch (N, C, ...), or the input of ``main_norm``.
+        shortcut: the shortcut (N, C, ...) of main's shape, or the input of ``shortcut_norm``.
+        scale: a multiplier broadcastable to ``main`` (the SE excitation, (N, C, 1, 1)); None
+            for none.
+        main_norm, shortcut_norm: a BatchNorm applied to ``main`` / ``shortcut`` first, or
+            None (fused only for plain BatchNorm in training mode).
+
+    Returns:
+        Tensor of main's shape in the dtype of the unfused expression. The fused path computes
+        in float32 (float64 stays float64) under autocast and keeps its saved inputs in their
+        own dtypes.
+    """
+    if not residual_fusable(act, main_norm, shortcut_norm):
+        a = main if main_norm is None else main_norm(main)
+        b = shortcut if shortcut_norm is None else shortcut_norm(shortcut)
+        return act((a * scale if scale is not None else a) + b)
+    out_dtype = torch.promote_types(main.dtype, shortcut.dtype)
+    if scale is not None:
+        out_dtype = torch.promote_types(out_dtype, scale.dtype)
+    dtype = torch.promote_types(out_dtype, torch.float32)
+    with torch.autocast(main.device.type, enabled=False):
+        main_weight, main_bias, main_stats = _bn_args(main_norm, dtype)
+        short_weight, short_bias, short_stats = _bn_args(shortcut_norm, dtype)
+        out = _ResidualActFunction.apply(main, main_weight, main_bias, scale, shortcut,
+                                         short_weight, short_bias, *act_params(act, dtype),
+                                         main_stats, short_stats, act.unit, dtype)
+    return out.to(out_dtype)

@@ -1,0 +1,36 @@
+"""tools/analysis_tools/benchmark.py --memory-only: the deterministic saved-tensor tables (no
+timing) and the issue's memory targets read from them."""
+import importlib.util
+import json
+import os.path as osp
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+TOOL = osp.join(REPO, 'tools', 'analysis_tools', 'benchmark.py')
+
+
+def load():
+    spec = importlib.util.spec_from_file_location('gated_mm_benchmark', TOOL)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_memory_only_op_and_model_tables(tmp_path, capsys):
+    bench = load()
+    bench.main(['all', '--memory-only', '--shape', '2', '64', '56', '56', '--depth', '26',
+                '--batch', '1', '--size', '64', '--device', 'cpu', '--work-dir',
+                str(tmp_path)])
+    assert 'saved / reference' in capsys.readouterr().out
+    ops = {(r['op'], r['variant']): r
+           for r in json.loads((tmp_path / 'benchmark_op.json').read_text())['rows']}
+    assert all(r['median'] is None for r in ops.values())  # nothing timed
+    for op in ('AGLU', 'APA'):
+        assert ops[op, 'ours']['saved_ratio'] < 1.01  # the input (and κ, λ) only
+    assert ops['IIEU-B', 'ours']['saved_vs_reference'] <= 0.5  # issue target
+    assert ops['AdaShift-MA', 'ours']['saved_ratio'] <= 1.15  # x + O(N·C·7²)
+    assert ops['AdaShift-MA', 'reference']['saved_ratio'] > 1.9  # + the sigmoid output
+    models = {r['model']: r
+              for r in json.loads((tmp_path / 'benchmark_model.json').read_text())['rows']}
+    assert models['APA + AGLU (ours)']['saved_ratio'] <= 1.05  # issue target
+    assert (models['APA + AGLU (ours, block end unfused)']['saved_bytes'] >
+            models['APA + AGLU (ours)']['saved_bytes'])
