@@ -83,6 +83,23 @@ def test_fused_block_equals_unfused(attention, downsample, act, unfused):
     assert_same(got, want, exact=True)
 
 
+@pytest.mark.parametrize('downsample', [False, True], ids=['identity', 'downsample'])
+def test_compiled_fused_block_equals_eager_unfused(downsample, unfused, monkeypatch):
+    """As shipped: the torch.compile'd kernels (the SE case forms a · s + b inside the kernel,
+    the BN → AGLU units y = x·α + β) against the eager unfused modules, within 1e-5 (fp32
+    rounding of a different summation order, amplified through one block)."""
+    import importlib
+    apa_mod = importlib.import_module('gated_mm.models.activations.apa')
+    x = torch.randn(2, 16 if downsample else 32, 9, 7)
+    fused, ref = block(downsample=downsample), block(downsample=downsample)
+    monkeypatch.setattr(apa_mod._Kernels, 'mode', 'auto')
+    got = step(fused, x)
+    assert apa_mod._Kernels._compiled is not None and not apa_mod._Kernels._failed
+    monkeypatch.setattr(apa_mod._Kernels, 'mode', '0')
+    unfused()
+    assert_same(got, step(ref, x), rtol=1e-5, atol=1e-5)
+
+
 def test_float64_fused_block_equals_unfused_to_rounding(unfused):
     fused = block(APA_SE, True).double()
     ref = copy.deepcopy(fused)

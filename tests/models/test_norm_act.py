@@ -87,3 +87,32 @@ def test_unfusable_cases_run_unfused():
     assert not fusable(bn.train(), nn.ReLU())
     x = torch.randn(2, 6, 3, 3, dtype=torch.float64)
     torch.testing.assert_close(batch_norm_act(bn.eval(), act, x), act(bn(x)))
+
+
+@pytest.mark.parametrize('act_cls', [AGLU, APA])
+def test_compiled_fused_node_equals_unfused_within_1e6(act_cls, monkeypatch):
+    """The fused node as shipped (torch.compile'd kernels computing y = x·α + β on the fly,
+    ATen's batch statistics) against the eager unfused modules, fp32, two input shapes."""
+    import importlib
+    apa_mod = importlib.import_module('gated_mm.models.activations.apa')
+    monkeypatch.setattr(apa_mod._Kernels, 'mode', 'auto')
+    bn, act = pair(act_cls, dtype=torch.float32)
+    bn2, act2 = copy.deepcopy(bn), copy.deepcopy(act)
+    for shape in [(4, 6, 5, 7), (3, 6, 9, 4)]:
+        x = (torch.randn(*shape) * 3 + 1).requires_grad_()
+        x2 = x.detach().clone().requires_grad_()
+        g = torch.randn(*shape)
+        y = batch_norm_act(bn, act, x)
+        y.backward(g)
+        monkeypatch.setattr(apa_mod._Kernels, 'mode', '0')
+        y2 = act2(bn2(x2))
+        y2.backward(g)
+        monkeypatch.setattr(apa_mod._Kernels, 'mode', 'auto')
+        torch.testing.assert_close(y, y2, rtol=1e-6, atol=1e-6)
+        torch.testing.assert_close(x.grad, x2.grad, rtol=1e-6, atol=1e-6)
+    assert apa_mod._Kernels._compiled is not None and not apa_mod._Kernels._failed
+    for a, b in [(bn.weight, bn2.weight), (bn.bias, bn2.bias), (act.kappa, act2.kappa),
+                 (act.lambda_, act2.lambda_)]:
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-6, atol=1e-5)
+    torch.testing.assert_close(bn.running_mean, bn2.running_mean, rtol=0, atol=0)
+    torch.testing.assert_close(bn.running_var, bn2.running_var, rtol=0, atol=0)

@@ -89,19 +89,28 @@ class _ResidualActFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, main, main_weight, main_bias, scale, shortcut, short_weight, short_bias,
                 kappa, lambda_, main_stats, short_stats, unit: bool, dtype: torch.dtype):
-        a, main_mean, main_invstd = _bn_forward(main, main_weight, main_bias, main_stats, dtype)
         b, short_mean, short_invstd = _bn_forward(shortcut, short_weight, short_bias,
                                                   short_stats, dtype)
-        # the unfused arithmetic, (a · s) + b, so the forward is bit-identical to it
-        y = (a * scale.to(dtype)).add_(b) if scale is not None else a + b
-        del a, b
+        if scale is not None and main_stats is None:
+            # SE case: the sum a · s + b is formed inside the activation kernel, never stored
+            main_mean = main_invstd = None
+            out = _Kernels.run('scale_add_forward', main, scale.to(dtype), b, kappa, lambda_,
+                               unit)
+        else:
+            a, main_mean, main_invstd = _bn_forward(main, main_weight, main_bias, main_stats,
+                                                    dtype)
+            # the unfused arithmetic, (a · s) + b, so the forward is bit-identical to it
+            y = (a * scale.to(dtype)).add_(b) if scale is not None else a + b
+            del a
+            out = _Kernels.run('forward', y, kappa, lambda_, unit)
+        del b
         ctx.save_for_backward(main, main_weight, main_bias, main_mean, main_invstd, scale,
                               shortcut, short_weight, short_bias, short_mean, short_invstd,
                               kappa, lambda_)
         ctx.eps = (None if main_stats is None else main_stats[3],
                    None if short_stats is None else short_stats[3])
         ctx.unit, ctx.dtype = unit, dtype
-        return _Kernels.run('forward', y, kappa, lambda_, unit)
+        return out
 
     @staticmethod
     def backward(ctx, grad_out):
@@ -111,11 +120,15 @@ class _ResidualActFunction(torch.autograd.Function):
         a = _bn_recompute(main, main_weight, main_bias, ctx.eps[0], dtype)
         b = _bn_recompute(shortcut, short_weight, short_bias, ctx.eps[1], dtype)
         s = scale.to(dtype) if scale is not None else None
-        y = (a * s).add_(b) if s is not None else a + b
+        if s is not None and ctx.eps[0] is None:
+            grad_y, grad_k, grad_l = _Kernels.run('scale_add_backward', a, s, b, kappa, lambda_,
+                                                  grad_out, ctx.unit, needs[7], needs[8])
+        else:
+            y = (a * s).add_(b) if s is not None else a + b
+            grad_y, grad_k, grad_l = _Kernels.run('backward', y, kappa, lambda_, grad_out,
+                                                  ctx.unit, needs[7], needs[8])
+            del y
         del b
-        grad_y, grad_k, grad_l = _Kernels.run('backward', y, kappa, lambda_, grad_out, ctx.unit,
-                                              needs[7], needs[8])
-        del y
         grad_s = None
         if s is not None and needs[3]:
             grad_s = _reduce_to(grad_y * a, scale.shape).to(scale.dtype)

@@ -88,8 +88,43 @@ def _backward_math(z: Tensor, kappa: Tensor, lambda_: Tensor, grad_out: Tensor, 
     return grad_z, grad_k, grad_l
 
 
+def _affine_forward_math(x: Tensor, alpha: Tensor, beta: Tensor, kappa: Tensor,
+                         lambda_: Tensor, unit: bool) -> Tensor:
+    """:func:`_forward_math` of z = x·α + β (α, β broadcast per channel: a BatchNorm's
+    output recomputed from its input, never stored)."""
+    return _forward_math(x.to(alpha.dtype) * alpha + beta, kappa, lambda_, unit)
+
+
+def _affine_backward_math(x: Tensor, alpha: Tensor, beta: Tensor, kappa: Tensor,
+                          lambda_: Tensor, grad_out: Tensor, unit: bool, need_kappa: bool,
+                          need_lambda: bool):
+    """:func:`_backward_math` at z = x·α + β (gradient w.r.t. z, not x)."""
+    return _backward_math(x.to(alpha.dtype) * alpha + beta, kappa, lambda_, grad_out, unit,
+                          need_kappa, need_lambda)
+
+
+def _scale_add_forward_math(a: Tensor, s: Tensor, b: Tensor, kappa: Tensor, lambda_: Tensor,
+                            unit: bool) -> Tensor:
+    """:func:`_forward_math` of z = a·s + b (s broadcast: an SE excitation (N, C, 1, 1); the
+    residual sum recomputed from its operands, never stored)."""
+    return _forward_math(a.to(s.dtype) * s + b.to(s.dtype), kappa, lambda_, unit)
+
+
+def _scale_add_backward_math(a: Tensor, s: Tensor, b: Tensor, kappa: Tensor, lambda_: Tensor,
+                             grad_out: Tensor, unit: bool, need_kappa: bool, need_lambda: bool):
+    """:func:`_backward_math` at z = a·s + b (gradient w.r.t. z)."""
+    return _backward_math(a.to(s.dtype) * s + b.to(s.dtype), kappa, lambda_, grad_out, unit,
+                          need_kappa, need_lambda)
+
+
+_MATHS = {'forward': _forward_math, 'backward': _backward_math,
+          'affine_forward': _affine_forward_math, 'affine_backward': _affine_backward_math,
+          'scale_add_forward': _scale_add_forward_math,
+          'scale_add_backward': _scale_add_backward_math}
+
+
 class _Kernels:
-    """Eager or ``torch.compile``'d (fused, dynamic-shape) versions of the two maths above.
+    """Eager or ``torch.compile``'d (fused, dynamic-shape) versions of the maths above.
 
     ``GATED_MM_COMPILE`` (environment): ``auto`` (default) compiles on first use for CPU/CUDA
     tensors and falls back to eager, with one warning, if compilation fails (e.g. no C++
@@ -109,14 +144,11 @@ class _Kernels:
 
     @classmethod
     def run(cls, name: str, *args):
-        eager = _forward_math if name == 'forward' else _backward_math
+        eager = _MATHS[name]
         if not cls.use_compiled(args[0]):
             return eager(*args)
         if cls._compiled is None:
-            cls._compiled = {
-                'forward': torch.compile(_forward_math, dynamic=True),
-                'backward': torch.compile(_backward_math, dynamic=True)
-            }
+            cls._compiled = {k: torch.compile(f, dynamic=True) for k, f in _MATHS.items()}
         try:
             return cls._compiled[name](*args)
         except Exception as exc:  # noqa: BLE001 - any compiler failure means: use eager

@@ -5,11 +5,14 @@ r"""BatchNorm followed by APA/AGLU as one memory-light autograd node.
 
 Unfused, the activation keeps its input y for backward while BatchNorm keeps x: two
 full-size tensors per unit, where BN → ReLU(inplace) keeps one. Fused, only x (and the
-per-channel μ_B, 1/σ_B) is kept; y is recomputed in backward (one extra elementwise pass),
-the activation's exact gradients are taken at the recomputed y and handed to ATen's own
-``native_batch_norm_backward``. The saved-tensor memory of BN → AGLU then equals that of
-BN → ReLU(inplace). Results equal the unfused modules up to float rounding of the
-recomputed y (tests: 1e-6 in fp32, exact maths in fp64).
+per-channel μ_B, 1/σ_B) is kept. y itself is never stored: the batch statistics (and the
+running-statistics update) come from ATen's ``batch_norm_update_stats``, and the activation
+kernel computes y = x·α + β (α = γ/sqrt(σ²_B + ε), β = β_BN − μ_B·α) on the fly, in the
+forward and again in the backward, where the activation's exact gradients at y are handed to
+ATen's own ``native_batch_norm_backward`` (two passes over memory fewer than BatchNorm then
+the activation: y is neither written nor read back). The saved-tensor memory of BN → AGLU
+then equals that of BN → ReLU(inplace). Results equal the unfused modules up to float
+rounding of y (tests: 1e-6 in fp32, exact maths in fp64).
 
 Used by :func:`batch_norm_act` only where it is exactly equivalent: an ``nn.BatchNorm{1,2,3}d``
 (not SyncBN) in training mode with affine parameters and running statistics, followed by an
@@ -28,28 +31,37 @@ class _BatchNormAPAFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, dtype, weight, bias, running_mean, running_var, factor, eps, kappa,
                 lambda_, unit):
-        # x is kept in its own dtype (bf16 under autocast): it is the only full-size save
-        y, mean, invstd = torch.ops.aten.native_batch_norm(x.to(dtype), weight, bias,
-                                                           running_mean, running_var, True,
-                                                           factor, eps)
+        # x is kept in its own dtype (bf16 under autocast): it is the only full-size save.
+        # Batch statistics and the running-statistics update are ATen's own (the ones
+        # native_batch_norm uses); y = x·α + β (α = γ/σ_B, β = β_BN − μ_B·α, ATen's form) is
+        # computed inside the activation kernel and never stored.
+        mean, var = torch.ops.aten.batch_norm_update_stats(x.to(dtype), running_mean,
+                                                           running_var, factor)
+        invstd = (var + eps).sqrt().reciprocal()
+        alpha, beta = _affine(weight, bias, mean, invstd, x.dim())
         ctx.save_for_backward(x, weight, bias, mean, invstd, kappa, lambda_)
         ctx.eps, ctx.unit, ctx.dtype = eps, unit, dtype
-        return _Kernels.run('forward', y, kappa, lambda_, unit)
+        return _Kernels.run('affine_forward', x, alpha, beta, kappa, lambda_, unit)
 
     @staticmethod
     def backward(ctx, grad_out):
         x, weight, bias, mean, invstd, kappa, lambda_ = ctx.saved_tensors
+        alpha, beta = _affine(weight, bias, mean, invstd, x.dim())
+        grad_y, grad_k, grad_l = _Kernels.run('affine_backward', x, alpha, beta, kappa, lambda_,
+                                              grad_out, ctx.unit, ctx.needs_input_grad[8],
+                                              ctx.needs_input_grad[9])
         x = x.to(ctx.dtype)
-        shape = (1, -1) + (1, ) * (x.dim() - 2)
-        y = torch.addcmul(bias.view(shape), x - mean.view(shape),
-                          (invstd * weight).view(shape))
-        grad_y, grad_k, grad_l = _Kernels.run('backward', y, kappa, lambda_, grad_out, ctx.unit,
-                                              ctx.needs_input_grad[8], ctx.needs_input_grad[9])
-        del y
         grad_x, grad_w, grad_b = torch.ops.aten.native_batch_norm_backward(
             grad_y, x, weight, None, None, mean, invstd, True, ctx.eps,
             [ctx.needs_input_grad[0], ctx.needs_input_grad[2], ctx.needs_input_grad[3]])
         return grad_x, None, grad_w, grad_b, None, None, None, None, grad_k, grad_l, None
+
+
+def _affine(weight: Tensor, bias: Tensor, mean: Tensor, invstd: Tensor, ndim: int):
+    """Per-channel (α, β) of training-mode BatchNorm, y = x·α + β, shaped (1, C, 1, ...)."""
+    shape = (1, -1) + (1, ) * (ndim - 2)
+    alpha = invstd * weight
+    return alpha.view(shape), (bias - mean * alpha).view(shape)
 
 
 def fusable_norm(norm: nn.Module) -> bool:
