@@ -26,10 +26,12 @@ statistics pass per folded BatchNorm):
 So the saved memory of the block end equals that of ``relu_(a · s + b)``. Gradients are exact
 for every input (a, s, b, both BatchNorms' weight and bias, κ, λ): the activation's through
 ``_Kernels.run('backward', ...)`` at the recomputed y, the BatchNorms' through ATen's
-``native_batch_norm_backward``, as unfused. The forward is the unfused arithmetic ((a′ · s) + b′,
-ATen's BatchNorm) and the recomputation repeats it with the same kernels, so on CPU the fused
-and unfused outputs and gradients are bit-identical in float32 (tests); elsewhere they can differ
-by the kernels' rounding only.
+``native_batch_norm_backward``, as unfused. With the eager kernels the forward is the unfused
+arithmetic ((a′ · s) + b′, ATen's BatchNorm) and the recomputation repeats it, so on CPU the
+fused and unfused outputs and gradients are bit-identical in float32 (tests). With the compiled
+kernels (the default) the SE case forms y = a·s + b inside the activation kernel (never stored:
+one write and one read of y fewer each way), which may round differently by an ulp (tests:
+within 1e-5 through a block).
 
 Shapes: a, b (N, C, ...) of one shape; s broadcastable to it ((N, C, 1, 1) for SE). Dtypes:
 the node computes in float32 (float64 stays float64) with autocast off, as :class:`~.apa.APA`;
