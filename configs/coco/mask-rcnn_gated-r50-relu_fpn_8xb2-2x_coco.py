@@ -8,18 +8,7 @@ _base_ = 'mmdet::mask_rcnn/mask-rcnn_r50_fpn_2x_coco.py'
 custom_imports = dict(imports=['gated_mm'], allow_failed_imports=False)
 
 model = dict(
-    backbone=dict(
-        _delete_=True,
-        type='GatedResNet',
-        depth=50,
-        out_indices=(0, 1, 2, 3),
-        frozen_stages=1,
-        norm_cfg=dict(type='BN', requires_grad=True),
-        norm_eval=True,
-        style='pytorch',
-        act_cfg=dict(type='ReLU', inplace=True),
-        attention_cfg=None,
-        init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet50')))
+    backbone=dict(type='GatedResNet', act_cfg=dict(type='ReLU', inplace=True), attention_cfg=None))
 # the gated variants exclude kappa / lambda_ from weight decay; kept here for uniformity
 optim_wrapper = dict(
     paramwise_cfg=dict(custom_keys={

@@ -9,16 +9,10 @@ _base_ = '../_base_/models/faster-rcnn_gated-r50_fpn_wc_8xb4-2x_v3det.py'
 pretrained = 'checkpoints/gated-se-resnet50_apa-aglu_in1k_backbone.pth'
 model = dict(
     backbone=dict(
-        _delete_=True,
-        type='GatedResNet',
-        depth=50,
-        out_indices=(0, 1, 2, 3),
-        frozen_stages=1,
-        norm_cfg=dict(type='BN', requires_grad=True),
-        norm_eval=True,
-        style='pytorch',
-        act_cfg=dict(type='AGLU', kappa_init=(1.0, 1.3), lambda_init=(0.0, 1.0)),
+        act_cfg=dict(_delete_=True, type='AGLU', kappa_init=(1.0, 1.3),
+                     lambda_init=(0.0, 1.0)),
         attention_cfg=dict(
+            _delete_=True,
             type='GatedSE',
             ratio=16,
             gate_cfg=dict(type='APA', kappa_init=(-1.0, 0.0), lambda_init=(0.0, 1.0)),

@@ -7,14 +7,6 @@ _base_ = '../_base_/models/faster-rcnn_gated-r50_fpn_wc_8xb4-2x_v3det.py'
 pretrained = 'checkpoints/gated-se-resnet50_sigmoid-relu_in1k_backbone.pth'
 model = dict(
     backbone=dict(
-        _delete_=True,
-        type='GatedResNet',
-        depth=50,
-        out_indices=(0, 1, 2, 3),
-        frozen_stages=1,
-        norm_cfg=dict(type='BN', requires_grad=True),
-        norm_eval=True,
-        style='pytorch',
-        act_cfg=dict(type='ReLU', inplace=True),
-        attention_cfg=dict(type='GatedSE', ratio=16, gate_cfg=dict(type='Sigmoid')),
+        attention_cfg=dict(
+            _delete_=True, type='GatedSE', ratio=16, gate_cfg=dict(type='Sigmoid')),
         init_cfg=dict(type='Pretrained', checkpoint=pretrained)))

@@ -19,6 +19,9 @@ wc_stage = dict(
     loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0),
     loss_bbox=dict(type='L1Loss', loss_weight=1.0))
 model = dict(
+    # mmdet's ResNet-50 backbone (4 outputs, stem + stage 1 frozen, BN eval, ImageNet init)
+    # built as GatedResNet; ReLU and no attention is torchvision's layout. Leaves set the gates.
+    backbone=dict(type='GatedResNet', act_cfg=dict(type='ReLU', inplace=True), attention_cfg=None),
     roi_head=dict(bbox_head=[
         dict(wc_stage, bbox_coder=dict(type='DeltaXYWHBBoxCoder', target_means=[0., 0., 0., 0.],
                                        target_stds=[0.1, 0.1, 0.2, 0.2])),

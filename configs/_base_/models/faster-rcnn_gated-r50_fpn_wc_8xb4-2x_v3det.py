@@ -13,6 +13,9 @@ _base_ = 'mmdet::v3det/faster_rcnn_r50_fpn_8x4_sample1e-3_mstrain_v3det_2x.py'
 custom_imports = dict(imports=['gated_mm'], allow_failed_imports=False)
 
 model = dict(
+    # mmdet's ResNet-50 backbone (4 outputs, stem + stage 1 frozen, BN eval, ImageNet init)
+    # built as GatedResNet; ReLU and no attention is torchvision's layout. Leaves set the gates.
+    backbone=dict(type='GatedResNet', act_cfg=dict(type='ReLU', inplace=True), attention_cfg=None),
     roi_head=dict(
         bbox_head=dict(
             cls_predictor_cfg=dict(_delete_=True, type='WrappedCauchyLinear', scale=300.0,

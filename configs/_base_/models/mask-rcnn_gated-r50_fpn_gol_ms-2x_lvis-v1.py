@@ -23,6 +23,9 @@ custom_imports = dict(imports=['gated_mm'], allow_failed_imports=False)
 
 num_classes = 1203
 model = dict(
+    # mmdet's ResNet-50 backbone (4 outputs, stem + stage 1 frozen, BN eval, ImageNet init)
+    # built as GatedResNet; ReLU and no attention is torchvision's layout. Leaves set the gates.
+    backbone=dict(type='GatedResNet', act_cfg=dict(type='ReLU', inplace=True), attention_cfg=None),
     roi_head=dict(
         bbox_head=dict(
             num_classes=num_classes,
