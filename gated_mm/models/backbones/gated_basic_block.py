@@ -118,6 +118,10 @@ class GatedBasicBlock(GatedResidualBlock):
         return getattr(self, self.norm2_name)
 
     @property
+    def last_conv(self):
+        return self.conv2
+
+    @property
     def last_norm(self):
         return self.norm2
 
@@ -125,9 +129,5 @@ class GatedBasicBlock(GatedResidualBlock):
     def last_act(self):
         return self.act2
 
-    def _main(self, x: Tensor) -> Tensor:
-        out = conv_norm_act(x, self.conv1, self.norm1, self.act1)
-        return conv_norm_act(out, self.conv2, self.norm2, self.act2)
-
-    def _main_pre_norm(self, x: Tensor) -> Tensor:
-        return self.conv2(conv_norm_act(x, self.conv1, self.norm1, self.act1))
+    def _main_body(self, x: Tensor) -> Tensor:
+        return conv_norm_act(x, self.conv1, self.norm1, self.act1)

@@ -88,9 +88,9 @@ class GatedResidualBlock(BaseModule):
     """What every gated residual block shares: the configurable tail
     ``attention → merge(·, shortcut) → act[add]``, the shortcut activation, position checks
     and gradient checkpointing. A block builds its convs, then calls :meth:`_build_tail`, and
-    implements :meth:`_main` (the residual branch up to its last norm/act), ``last_norm``
-    (zero-initialised by ``zero_init_residual``), ``last_act`` (the activation after it) and
-    :meth:`_main_pre_norm` (the branch up to its last conv, the input of ``last_norm``).
+    implements :meth:`_main_body` (the residual branch up to the input of its last conv),
+    ``last_conv``, ``last_norm`` (zero-initialised by ``zero_init_residual``) and ``last_act``
+    (the activation after it); :meth:`_main` and :meth:`_main_pre_norm` follow from them.
 
     Class attributes: ``expansion`` (out_channels / stage width), ``act_positions`` (positions
     the block accepts) and ``relu_positions`` (where a single ``act_cfg`` goes: the ReLUs of
@@ -132,6 +132,10 @@ class GatedResidualBlock(BaseModule):
                                  f'"shortcut" needs a downsample nn.Sequential with a conv')
 
     @property
+    def last_conv(self) -> nn.Module:
+        raise NotImplementedError
+
+    @property
     def last_norm(self) -> nn.Module:
         raise NotImplementedError
 
@@ -139,13 +143,17 @@ class GatedResidualBlock(BaseModule):
     def last_act(self) -> nn.Module:
         raise NotImplementedError
 
+    def _main_body(self, x: Tensor) -> Tensor:
+        """The residual branch up to the input of ``last_conv``."""
+        raise NotImplementedError
+
     def _main(self, x: Tensor) -> Tensor:
         """The residual branch before the attention."""
-        raise NotImplementedError
+        return conv_norm_act(self._main_body(x), self.last_conv, self.last_norm, self.last_act)
 
     def _main_pre_norm(self, x: Tensor) -> Tensor:
         """The residual branch up to its last conv (the input of ``last_norm``)."""
-        raise NotImplementedError
+        return self.last_conv(self._main_body(x))
 
     def _shortcut(self, x: Tensor) -> Tensor:
         if self.downsample is None:
@@ -312,6 +320,10 @@ class GatedBottleneck(GatedResidualBlock):
         return getattr(self, self.norm3_name)
 
     @property
+    def last_conv(self):
+        return self.conv3
+
+    @property
     def last_norm(self):
         return self.norm3
 
@@ -319,12 +331,6 @@ class GatedBottleneck(GatedResidualBlock):
     def last_act(self):
         return self.act3
 
-    def _main(self, x: Tensor) -> Tensor:
+    def _main_body(self, x: Tensor) -> Tensor:
         out = conv_norm_act(x, self.conv1, self.norm1, self.act1)
-        out = conv_norm_act(out, self.conv2, self.norm2, self.act2)
-        return conv_norm_act(out, self.conv3, self.norm3, self.act3)
-
-    def _main_pre_norm(self, x: Tensor) -> Tensor:
-        out = conv_norm_act(x, self.conv1, self.norm1, self.act1)
-        out = conv_norm_act(out, self.conv2, self.norm2, self.act2)
-        return self.conv3(out)
+        return conv_norm_act(out, self.conv2, self.norm2, self.act2)
