@@ -34,6 +34,7 @@ fix here: ``tools/setup_env.sh`` installs a matching torch/torchvision pair, and
 broken torchvision mmpretrain itself fails to import, so patching ``collect_env`` would
 only move the error.
 """
+import atexit
 import contextlib
 import logging
 import os
@@ -366,7 +367,12 @@ def setup_cpu_distributed(cfg, launcher: str) -> bool:
     3. sets ``cfg.model_wrapper_cfg`` to ``MMDistributedDataParallel`` with
        ``device_ids=None`` (CPU modules), keeping any other keys of an existing
        ``model_wrapper_cfg`` and mmengine's defaults (``broadcast_buffers=False``,
-       ``find_unused_parameters`` from the config).
+       ``find_unused_parameters`` from the config);
+    4. registers an ``atexit`` handler that destroys the process group it created while the
+       interpreter is still alive (mmengine's Runner never calls ``destroy_process_group``;
+       gloo's worker threads torn down during interpreter finalisation abort the process,
+       "terminate called without an active exception", exit code -6, seen on one rank of
+       ``tools/dist_train.sh`` after a finished run).
 
     Why: mmengine 0.10.7 ``_init_dist_pytorch`` / ``_init_dist_slurm`` /
     ``_init_dist_mpi`` call ``torch.cuda.set_device(local_rank)`` (fails without GPU),
@@ -398,6 +404,7 @@ def setup_cpu_distributed(cfg, launcher: str) -> bool:
         set_multi_processing(**(env_cfg.get('mp_cfg') or {}), distributed=True)
         with _no_cuda_set_device():
             init_dist(launcher, **dist_cfg)
+        atexit.register(_destroy_process_group)
 
     wrapper_cfg = dict(cfg.get('model_wrapper_cfg') or {})
     wrapper_type = wrapper_cfg.setdefault('type', 'MMDistributedDataParallel')
@@ -408,6 +415,13 @@ def setup_cpu_distributed(cfg, launcher: str) -> bool:
                                cfg.get('find_unused_parameters', False))
     cfg.model_wrapper_cfg = wrapper_cfg
     return True
+
+
+def _destroy_process_group():
+    """``destroy_process_group()`` if a process group is still initialised (atexit)."""
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def _is_ddp_wrapper(wrapper_type) -> bool:

@@ -261,6 +261,8 @@ def test_setup_cpu_distributed(monkeypatch):
     for key in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'):
         monkeypatch.setenv(key, os.environ.get(key, str(torch.get_num_threads())))
     monkeypatch.setattr(torch.multiprocessing, 'set_start_method', lambda *a, **k: None)
+    exit_handlers = []
+    monkeypatch.setattr(compat.atexit, 'register', exit_handlers.append)
     # mmengine alone: init_dist selects a GPU first, even for gloo
     with pytest.raises(RuntimeError):
         init_dist('pytorch', backend='gloo')
@@ -279,6 +281,11 @@ def test_setup_cpu_distributed(monkeypatch):
         # what mmengine's Runner.wrap_model passes by default fails on CPU
         with pytest.raises(ValueError, match='device_ids'):
             MMDistributedDataParallel(module=nn.Linear(2, 2), device_ids=[0])
+        # the group it created is torn down at exit, before interpreter finalisation
+        assert len(exit_handlers) == 1
+        exit_handlers[0]()
+        assert not dist.is_initialized()
+        exit_handlers[0]()  # a no-op once destroyed
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()
