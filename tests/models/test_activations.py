@@ -237,3 +237,60 @@ def test_new_input_shapes_do_not_recompile(monkeypatch):
         step(shape)
     assert counters['stats']['unique_graphs'] == warm
     assert not apa_mod._Kernels._failed
+
+
+def test_log1p_polynomial_matches_float64_log1p():
+    """The fused kernels' log1p on [0, 1] (a polynomial) is as accurate as torch.log1p in
+    float32, including tiny arguments (relative error) and the end point 1."""
+    import importlib
+    apa_mod = importlib.import_module('gated_mm.models.activations.apa')
+    e = torch.cat([torch.rand(200_000, generator=torch.Generator().manual_seed(0)),
+                   torch.logspace(-37, 0, 20_000), torch.tensor([0.0, 1.0])])
+    ref = torch.log1p(e.double())
+    got = apa_mod._log1p_poly(e)
+    assert got.dtype == torch.float32
+    rel = ((got.double() - ref).abs() / ref.clamp_min(1e-300)).max().item()
+    rel_torch = ((torch.log1p(e).double() - ref).abs() / ref.clamp_min(1e-300)).max().item()
+    assert rel < 3e-7, rel
+    assert rel < 2 * rel_torch + 1e-7
+    assert got[-2] == 0.0
+
+
+def test_compiled_kernels_match_float64_at_extreme_inputs(monkeypatch):
+    """The compiled kernels (polynomial log1p, FMA contraction) against the float64 maths at
+    extreme z and small/large λ, where η underflows or saturates. Bound per element: a few
+    float32 roundings of u and s, amplified by the conditioning of η = exp(−s/λ),
+    cond = 1 + (|u|·σ + s)/λ, and for the gradients also of σ = sigmoid(u) (+|u|). Eager
+    float32 meets the same bounds with the same margins (so a log1p off by more than ~1e-7
+    relative fails)."""
+    import importlib
+    apa_mod = importlib.import_module('gated_mm.models.activations.apa')
+    monkeypatch.setattr(apa_mod._Kernels, 'mode', 'auto')
+    eps = torch.finfo(torch.float32).eps
+    z = torch.cat([torch.linspace(-80, 80, 4000), torch.randn(4000)]).reshape(2, 4, -1)
+    g = torch.randn(z.shape, generator=torch.Generator().manual_seed(1))
+    z64, g64 = z.double(), g.double()
+    for kappa, lambda_ in [(1.0, 1e-4), (1.3, 0.05), (0.8, 1.0), (-0.7, 3.0), (2.0, 7.5)]:
+        k, lam = torch.tensor([kappa]), torch.tensor([lambda_])
+        k64, l64 = k.double().expand_as(z64), lam.double().expand_as(z64)
+        u = torch.log(l64) - k64 * z64
+        s = torch.nn.functional.softplus(u)
+        cond = 1 + (u.abs() * torch.sigmoid(u) + s) / l64
+        cond_g = cond + u.abs()
+        for unit in (True, False):
+            with torch.no_grad():
+                y = apa_mod._Kernels.run('forward', z, k, lam, unit)
+                grads = apa_mod._Kernels.run('backward', z, k, lam, g, unit, True, True)
+            y64 = apa_mod._forward_math(z64, k64, l64, unit)
+            assert ((y.double() - y64).abs() <= 1e-30 + 8 * eps * cond * y64.abs()).all()
+            # per-element float64 terms: κ, λ broadcast to z's shape are not reduced
+            terms = apa_mod._backward_math(z64, k64, l64, g64, unit, True, True)
+            eta = apa_mod._forward_math(z64, k64, l64, False)
+            sigma = torch.sigmoid(u)
+            scale = g64.abs() * eta * ((1 + z64.abs() * sigma * abs(kappa) / lambda_) if unit
+                                       else sigma * abs(kappa) / lambda_)
+            assert ((grads[0].double() - terms[0]).abs() <= 1e-30 + 8 * eps * cond_g * scale).all()
+            for got, term in zip(grads[1:], terms[1:]):  # sums over 8,000 terms
+                bound = 1e-30 + 8 * eps * (cond_g * term.abs()).sum()
+                assert (got.double() - term.sum()).abs() <= bound, (kappa, lambda_, unit)
+    assert apa_mod._Kernels._compiled is not None and not apa_mod._Kernels._failed

@@ -15,15 +15,18 @@ Both are evaluated in log space, never forming λ·exp(−κz)::
     u = log λ − κ z,   s = softplus(u),   η = exp(−s / λ)
 
 and differentiated exactly (``../shared/REFERENCE.md`` section 1), with σ = sigmoid(u)
-obtained from s as σ = −expm1(−s) (no extra exp)::
+and s both obtained from the one exponential exp(−|u|) (see :func:`_backward_math`)::
 
     ∂η/∂z = η κ σ / λ        ∂η/∂κ = η z σ / λ        ∂η/∂λ = η (s − σ) / λ²
 
 The autograd function saves only the input (and the two parameters) and recomputes the
 intermediates in backward, so the saved-tensor memory equals one input, as for a native
 activation. Forward and backward each run as one fused ``torch.compile`` kernel with dynamic
-shapes when available (see :class:`_Kernels`; ``GATED_MM_COMPILE=0`` for eager). The eager
-backward is written in differentiable torch ops, so double backward (``gradgradcheck``) works.
+shapes when available (see :class:`_Kernels`; ``GATED_MM_COMPILE=0`` for eager). Inside those
+kernels log1p(exp(−|u|)) is a degree-9 polynomial (:func:`_log1p_poly`, float32 error ≤ 1.8e-7
+relative, as ``torch.log1p``) and the multiply-adds are FMA-contracted; eager mode uses
+``torch.log1p``. The eager backward is written in differentiable torch ops, so double
+backward (``gradgradcheck``) works.
 
 λ is clamped to ``lambda_min`` (default 1e-4, as the public code) at use time; below the
 floor the gradient w.r.t. λ is zero.
@@ -37,15 +40,47 @@ import warnings
 from typing import Optional, Sequence, Tuple, Union
 
 import torch
-import torch.nn.functional as F
 from mmengine.registry import MODELS
 from torch import Tensor, nn
 
 InitRange = Union[float, Tuple[float, float], Sequence[float]]
 
 
+# log1p(e) = e·P(e) on [0, 1]: P of degree 9, fitted to log1p(e)/e by iteratively reweighted
+# least squares on 4,000 Chebyshev points of [0, 1] (towards minimax relative error).
+# Approximation error 4.7e-9 relative; evaluated in float32 with the kernels' FMAs, at most
+# 1.8e-7 relative on [0, 1] (float32 torch.log1p: 2.0e-7, same measurement; tested).
+_LOG1P_COEFFS = (0.9999999952873893, -0.499999024136771, 0.33329962110689326,
+                 -0.2495413023261494, 0.19675920821431162, -0.15305537716735212,
+                 0.10603559811878156, -0.05695857853839337, 0.01985094582076524,
+                 -0.003243909084542034)
+
+
+def _log1p_poly(e: Tensor) -> Tensor:
+    """log1p(e) for e in [0, 1] as a polynomial (Horner), no transcendental.
+
+    Inside a fused kernel this costs ten multiply-adds, where a vectorised ``log1p`` costs
+    about three exponentials (measured on a 2-core CPU: the AGLU forward kernel 7.8 → 5.0 ms
+    at 32×256×28×28 together with the reciprocal below). Only valid on [0, 1].
+    """
+    c = _LOG1P_COEFFS
+    p = e * c[9] + c[8]
+    for coeff in c[7::-1]:
+        p = p * e + coeff
+    return e * p
+
+
+def _log1p_unit(e: Tensor) -> Tensor:
+    """log1p(e), e in [0, 1]: the polynomial when traced into a fused kernel, ``torch.log1p``
+    in eager mode (where each polynomial step would be one more pass over memory)."""
+    return _log1p_poly(e) if torch.compiler.is_compiling() else torch.log1p(e)
+
+
 def _forward_math(z: Tensor, kappa: Tensor, lambda_: Tensor, unit: bool) -> Tensor:
-    eta = torch.exp(-F.softplus(torch.log(lambda_) - kappa * z) / lambda_)
+    """η (or z·η) with s = softplus(u) = max(u, 0) + log1p(exp(−|u|)), η = exp(−s · (1/λ))."""
+    u = torch.log(lambda_) - kappa * z
+    s = torch.clamp_min(u, 0) + _log1p_unit(torch.exp(-u.abs()))
+    eta = torch.exp(-s * lambda_.reciprocal())
     return z * eta if unit else eta
 
 
@@ -67,23 +102,26 @@ def _backward_math(z: Tensor, kappa: Tensor, lambda_: Tensor, grad_out: Tensor, 
     s = softplus(u) = max(u, 0) + log1p(e) and σ = sigmoid(u) = (u ≥ 0 ? 1 : e) / (1 + e)
     come from the one exponential e: three transcendentals per element (e, log1p, η), where
     softplus + expm1 took four (measured: backward kernel 17.1 → 12.2 ms at 32×256×28×28 on
-    2 CPU threads).
+    2 CPU threads). 1/λ is formed once on the parameter and multiplies the elements, and the
+    κ/λ gradients are reduced first and scaled by 1/λ, 1/λ² after (no per-element division;
+    with the polynomial log1p, the backward kernel 10-15 → 6.3-6.6 ms in the same setting).
     """
+    inv_lambda = lambda_.reciprocal()
     u = torch.log(lambda_) - kappa * z
     e = torch.exp(-u.abs())
-    s = torch.clamp_min(u, 0) + torch.log1p(e)
-    eta = torch.exp(-s / lambda_)
+    s = torch.clamp_min(u, 0) + _log1p_unit(e)
+    eta = torch.exp(-s * inv_lambda)
     sigma = torch.where(u >= 0, torch.ones_like(e), e) / (1 + e)
     g = grad_out * eta  # shared factor of all three gradients
     if unit:
         # d(zη)/dz = η + z η κ σ / λ ; d(zη)/dκ = z² η σ / λ ; d(zη)/dλ = z η (s − σ)/λ²
         g_dz = z * g
-        grad_z = g + g_dz * sigma * (kappa / lambda_)
+        grad_z = g + g_dz * sigma * (kappa * inv_lambda)
     else:
         g_dz = g
-        grad_z = g * sigma * (kappa / lambda_)
-    grad_k = _reduce_to(g_dz * z * sigma / lambda_, kappa.shape) if need_kappa else None
-    grad_l = (_reduce_to(g_dz * (s - sigma) / lambda_.square(), lambda_.shape)
+        grad_z = g * sigma * (kappa * inv_lambda)
+    grad_k = _reduce_to(g_dz * z * sigma, kappa.shape) * inv_lambda if need_kappa else None
+    grad_l = (_reduce_to(g_dz * (s - sigma), lambda_.shape) * inv_lambda.square()
               if need_lambda else None)
     return grad_z, grad_k, grad_l
 
@@ -123,6 +161,20 @@ _MATHS = {'forward': _forward_math, 'backward': _backward_math,
           'scale_add_backward': _scale_add_backward_math}
 
 
+def _compile_options() -> dict:
+    """Inductor options of the fused kernels: multiply-adds contracted into FMA instructions
+    in the generated C++ (``-ffp-contract=fast``; inductor's default is ``off``). One rounding
+    instead of two, so no less accurate; the polynomial and the gradient sums run ~1.2-1.5x
+    faster on CPU. Only set where this torch's inductor has the option."""
+    try:
+        from torch._inductor import config
+        if hasattr(config.cpp, 'enable_floating_point_contract_flag'):
+            return {'cpp.enable_floating_point_contract_flag': 'fast'}
+    except Exception:  # noqa: BLE001 - no inductor: compilation fails later, eager fallback
+        pass
+    return {}
+
+
 class _Kernels:
     """Eager or ``torch.compile``'d (fused, dynamic-shape) versions of the maths above.
 
@@ -148,7 +200,8 @@ class _Kernels:
         if not cls.use_compiled(args[0]):
             return eager(*args)
         if cls._compiled is None:
-            cls._compiled = {k: torch.compile(f, dynamic=True) for k, f in _MATHS.items()}
+            cls._compiled = {k: torch.compile(f, dynamic=True, options=_compile_options())
+                             for k, f in _MATHS.items()}
         try:
             return cls._compiled[name](*args)
         except Exception as exc:  # noqa: BLE001 - any compiler failure means: use eager
