@@ -152,7 +152,7 @@ class SavedBytes:
 
 
 def _kernel_classes():
-    """The ``_Kernels`` switches (``GATED_MM_COMPILE``) of the compiled gated_mm ops."""
+    """The ``FusedKernels`` switches (``GATED_MM_COMPILE``) of the compiled gated_mm ops."""
     import importlib  # (the package exports functions named like the modules: apa, ...)
     return [importlib.import_module(f'gated_mm.models.activations.{m}')._Kernels
             for m in ('apa', 'iieu')]

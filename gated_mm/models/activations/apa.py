@@ -22,7 +22,7 @@ and s both obtained from the one exponential exp(−|u|) (see :func:`_backward_m
 The autograd function saves only the input (and the two parameters) and recomputes the
 intermediates in backward, so the saved-tensor memory equals one input, as for a native
 activation. Forward and backward each run as one fused ``torch.compile`` kernel with dynamic
-shapes when available (see :class:`_Kernels`; ``GATED_MM_COMPILE=0`` for eager). Inside those
+shapes when available (see :mod:`.fused`; ``GATED_MM_COMPILE=0`` for eager). Inside those
 kernels log1p(exp(−|u|)) is a degree-9 polynomial (:func:`_log1p_poly`, float32 error ≤ 1.8e-7
 relative, as ``torch.log1p``) and the multiply-adds are FMA-contracted; eager mode uses
 ``torch.log1p``. The eager backward is written in differentiable torch ops, so double
@@ -35,13 +35,13 @@ Deviation from the public code: its hand-written AGLU backward gets ∂/∂λ wr
 s/λ² term); here every gradient is exact. Under autocast the computation runs in float32
 (float64 inputs stay float64) and the result is cast back to the input dtype.
 """
-import os
-import warnings
 from typing import Optional, Sequence, Tuple, Union
 
 import torch
 from mmengine.registry import MODELS
 from torch import Tensor, nn
+
+from .fused import FusedKernels
 
 InitRange = Union[float, Tuple[float, float], Sequence[float]]
 
@@ -161,57 +161,9 @@ _MATHS = {'forward': _forward_math, 'backward': _backward_math,
           'scale_add_backward': _scale_add_backward_math}
 
 
-def _compile_options() -> dict:
-    """Inductor options of the fused kernels: multiply-adds contracted into FMA instructions
-    in the generated C++ (``-ffp-contract=fast``; inductor's default is ``off``). One rounding
-    instead of two, so no less accurate; the polynomial and the gradient sums run ~1.2-1.5x
-    faster on CPU. Only set where this torch's inductor has the option."""
-    try:
-        from torch._inductor import config
-        if hasattr(config.cpp, 'enable_floating_point_contract_flag'):
-            return {'cpp.enable_floating_point_contract_flag': 'fast'}
-    except Exception:  # noqa: BLE001 - no inductor: compilation fails later, eager fallback
-        pass
-    return {}
-
-
-class _Kernels:
-    """Eager or ``torch.compile``'d (fused, dynamic-shape) versions of the maths above.
-
-    ``GATED_MM_COMPILE`` (environment): ``auto`` (default) compiles on first use for CPU/CUDA
-    tensors and falls back to eager, with one warning, if compilation fails (e.g. no C++
-    compiler); ``0`` always eager; ``1`` compile and raise on failure. Eager costs ~4-6x a
-    native SiLU on CPU (many passes over memory); the fused kernels one pass each way.
-    Double backward (``create_graph=True``) always uses the differentiable eager maths.
-    """
-    mode = os.environ.get('GATED_MM_COMPILE', 'auto').lower()
-    _compiled = None
-    _failed = False
-
-    @classmethod
-    def use_compiled(cls, t: Tensor) -> bool:
-        return (cls.mode not in ('0', 'false', 'off', 'no') and not cls._failed
-                and t.device.type in ('cpu', 'cuda') and not torch.compiler.is_compiling()
-                and not torch.is_grad_enabled())
-
-    @classmethod
-    def run(cls, name: str, *args):
-        eager = _MATHS[name]
-        if not cls.use_compiled(args[0]):
-            return eager(*args)
-        if cls._compiled is None:
-            cls._compiled = {k: torch.compile(f, dynamic=True, options=_compile_options())
-                             for k, f in _MATHS.items()}
-        try:
-            return cls._compiled[name](*args)
-        except Exception as exc:  # noqa: BLE001 - any compiler failure means: use eager
-            if cls.mode in ('1', 'true', 'on', 'yes'):
-                raise
-            cls._failed = True
-            warnings.warn(f'gated_mm: torch.compile of the APA/AGLU kernels failed '
-                          f'({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); using the '
-                          f'eager kernels (slower). Set GATED_MM_COMPILE=0 to silence this.')
-            return eager(*args)
+# GATED_MM_COMPILE: eager or fused (compiled) kernels, see fused.py. Eager costs ~6-8x a native
+# SiLU on CPU (many passes over memory); the fused kernels one pass each way.
+_Kernels = FusedKernels('APA/AGLU', _MATHS)
 
 
 class _APAFunction(torch.autograd.Function):

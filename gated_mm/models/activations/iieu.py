@@ -33,14 +33,14 @@ IIEU in vector form on the pooled channel statistics of both branches.
 
 Under autocast the units compute in float32 (float64 stays float64) and cast the result back.
 """
-import os
-import warnings
 from typing import Optional, Tuple
 
 import torch
 import torch.nn.functional as F
 from mmengine.registry import MODELS
 from torch import Tensor, nn
+
+from .fused import FusedKernels
 
 EPS_MODES = ('product', 'separate')
 PATCH_NORMS = ('group', 'full')
@@ -158,38 +158,7 @@ def _core_backward(xt: Tensor, x_norm: Tensor, w_norm: Tensor, nu: Tensor, eta: 
             _sum_to(torch.where(upper, torch.zeros_like(e), g_x * e * (1 - eta)), eta.shape))
 
 
-class _Kernels:
-    """Eager or ``torch.compile``'d (fused, dynamic shapes) core maths, as for APA/AGLU.
-
-    ``GATED_MM_COMPILE``: ``auto`` (default) compiles CPU/CUDA tensors on first use and falls
-    back to eager with one warning if compilation fails; ``0`` eager; ``1`` raise on failure.
-    Double backward (``create_graph=True``) uses the differentiable eager maths.
-    """
-    mode = os.environ.get('GATED_MM_COMPILE', 'auto').lower()
-    _compiled = None
-    _failed = False
-
-    @classmethod
-    def run(cls, name: str, *args):
-        eager = _core_forward if name == 'forward' else _core_backward
-        t = args[0]
-        if (cls.mode in ('0', 'false', 'off', 'no') or cls._failed
-                or t.device.type not in ('cpu', 'cuda') or torch.compiler.is_compiling()
-                or torch.is_grad_enabled()):
-            return eager(*args)
-        if cls._compiled is None:
-            cls._compiled = {'forward': torch.compile(_core_forward, dynamic=True),
-                             'backward': torch.compile(_core_backward, dynamic=True)}
-        try:
-            return cls._compiled[name](*args)
-        except Exception as exc:  # noqa: BLE001 - any compiler failure means: use eager
-            if cls.mode in ('1', 'true', 'on', 'yes'):
-                raise
-            cls._failed = True
-            warnings.warn(f'gated_mm: torch.compile of the IIEU kernels failed '
-                          f'({type(exc).__name__}: {str(exc).splitlines()[0][:200]}); using the '
-                          f'eager kernels (slower). Set GATED_MM_COMPILE=0 to silence this.')
-            return eager(*args)
+_Kernels = FusedKernels('IIEU', {'forward': _core_forward, 'backward': _core_backward})
 
 
 class _IIEUCore(torch.autograd.Function):
