@@ -23,6 +23,13 @@
 
 Times are medians over ``--repeats`` interleaved repetitions (the variants take turns, so
 a slow period of the machine hits all of them) with the inter-quartile range as spread.
+On Linux/glibc, run it with ``MALLOC_MMAP_THRESHOLD_=1073741824
+MALLOC_TRIM_THRESHOLD_=2147483647`` (as ``docs/benchmarks.md`` does): glibc then keeps freed
+memory in the process, as jemalloc/tcmalloc and PyTorch's CUDA allocator do. With its
+defaults each freed 25-100 MB activation goes back to the kernel and is page-faulted in again
+when re-allocated: on this project's 2-core VM 4-13 ms per op call, more than the kernels
+themselves, and unequal between variants (it depends on how many large tensors each keeps
+alive). The environment line of the table records the setting.
 Memory: bytes of the tensors saved for backward (``torch.autograd.graph.saved_tensors_hooks``,
 storages deduplicated; exact, deterministic and device independent). Saved tensors only
 accumulate during the forward and are released during the backward, so the total at the end
@@ -383,7 +390,10 @@ def environment(device):
     info = dict(python=platform.python_version(), torch=torch.__version__,
                 mmengine=mmengine.__version__, machine=platform.machine(),
                 cpu_threads=torch.get_num_threads(), device=str(device),
-                GATED_MM_COMPILE=os.environ.get('GATED_MM_COMPILE', 'auto'))
+                GATED_MM_COMPILE=os.environ.get('GATED_MM_COMPILE', 'auto'),
+                malloc=' '.join(f'{k}={os.environ[k]}' for k in
+                                ('MALLOC_MMAP_THRESHOLD_', 'MALLOC_TRIM_THRESHOLD_')
+                                if k in os.environ) or 'system defaults')
     if device.type == 'cuda':
         info['gpu'] = torch.cuda.get_device_name(device)
     return info

@@ -38,6 +38,7 @@ s/λ² term); here every gradient is exact. Under autocast the computation runs 
 from typing import Optional, Sequence, Tuple, Union
 
 import torch
+import torch.nn.functional as F
 from mmengine.registry import MODELS
 from torch import Tensor, nn
 
@@ -76,11 +77,17 @@ def _log1p_unit(e: Tensor) -> Tensor:
     return _log1p_poly(e) if torch.compiler.is_compiling() else torch.log1p(e)
 
 
+def _softplus(u: Tensor) -> Tensor:
+    """softplus(u) = max(u, 0) + log1p(exp(−|u|)) in a fused kernel (polynomial log1p);
+    eager: ``F.softplus``, one pass over memory instead of six."""
+    if torch.compiler.is_compiling():
+        return torch.clamp_min(u, 0) + _log1p_poly(torch.exp(-u.abs()))
+    return F.softplus(u)
+
+
 def _forward_math(z: Tensor, kappa: Tensor, lambda_: Tensor, unit: bool) -> Tensor:
-    """η (or z·η) with s = softplus(u) = max(u, 0) + log1p(exp(−|u|)), η = exp(−s · (1/λ))."""
-    u = torch.log(lambda_) - kappa * z
-    s = torch.clamp_min(u, 0) + _log1p_unit(torch.exp(-u.abs()))
-    eta = torch.exp(-s * lambda_.reciprocal())
+    """η (or z·η) with s = softplus(u), η = exp(−s · (1/λ))."""
+    eta = torch.exp(-_softplus(torch.log(lambda_) - kappa * z) * lambda_.reciprocal())
     return z * eta if unit else eta
 
 
