@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from gated_mm.models.activations import AGLU, APA
-from gated_mm.models.activations.norm_act import batch_norm_act, fusable
+from gated_mm.models.activations.norm_act import batch_norm_act, fusable, fusable_norm
 
 
 def pair(act_cls, channels=6, momentum=0.1, dtype=torch.float64):
@@ -82,11 +82,82 @@ def test_fp32_within_1e6_and_saves_only_the_input():
 
 def test_unfusable_cases_run_unfused():
     bn, act = pair(AGLU)
-    assert not fusable(bn.eval(), act)  # eval mode uses running stats: plain modules
+    assert not fusable(bn.eval(), act)  # training-mode node: eval BN has its own (below)
+    assert fusable_norm(bn.eval(), eval_mode=True) and not fusable_norm(bn.train(),
+                                                                        eval_mode=True)
     assert not fusable(nn.GroupNorm(2, 6).double(), act)
     assert not fusable(bn.train(), nn.ReLU())
     x = torch.randn(2, 6, 3, 3, dtype=torch.float64)
-    torch.testing.assert_close(batch_norm_act(bn.eval(), act, x), act(bn(x)))
+    torch.testing.assert_close(batch_norm_act(bn.eval(), nn.ReLU(), x), torch.relu(bn(x)))
+    per_channel = AGLU(num_channels=6).double()
+    torch.testing.assert_close(batch_norm_act(bn.eval(), per_channel, x), per_channel(bn(x)))
+
+
+def _trained_eval_pair(act_cls, dtype):
+    bn, act = pair(act_cls, dtype=dtype)
+    bn(torch.randn(8, 6, 5, 5, dtype=dtype) * 2 + 1)  # non-trivial running statistics
+    return bn.eval(), act
+
+
+@pytest.mark.parametrize('act_cls', [AGLU, APA])
+def test_eval_mode_fused_equals_unfused_and_keeps_only_the_input(act_cls):
+    """norm_eval / inference: BN with running statistics → APA/AGLU as one node keeping only
+    x (unfused: x and y); outputs and every gradient equal (float64), statistics untouched."""
+    bn, act = _trained_eval_pair(act_cls, torch.float64)
+    bn2, act2 = copy.deepcopy(bn), copy.deepcopy(act)
+    stats = (bn.running_mean.clone(), bn.running_var.clone(), bn.num_batches_tracked.clone())
+    x = (torch.randn(4, 6, 5, 7, dtype=torch.float64) * 3).requires_grad_()
+    x2 = x.detach().clone().requires_grad_()
+    saved = []
+
+    def pack(t):
+        saved.append(t)
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        y = batch_norm_act(bn, act, x)
+    assert [t.numel() for t in saved if t.numel() > 6] == [x.numel()]
+    y2 = act2(bn2(x2))
+    g = torch.randn_like(y)
+    y.backward(g)
+    y2.backward(g)
+    torch.testing.assert_close(y, y2, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(x.grad, x2.grad, rtol=1e-12, atol=1e-12)
+    for a, b in [(bn.weight, bn2.weight), (bn.bias, bn2.bias), (act.kappa, act2.kappa),
+                 (act.lambda_, act2.lambda_)]:
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-10, atol=1e-10)
+    for a, b in zip(stats, (bn.running_mean, bn.running_var, bn.num_batches_tracked)):
+        assert torch.equal(a, b)
+
+
+def test_eval_mode_gradcheck_and_fp32_inference_and_bf16_autocast(monkeypatch):
+    from gated_mm.models.activations.norm_act import _EvalBatchNormAPAFunction
+    bn, act = _trained_eval_pair(AGLU, torch.float64)
+
+    def f(x, w, b, k, l):
+        return _EvalBatchNormAPAFunction.apply(x, torch.float64, w, b, bn.running_mean,
+                                               bn.running_var, 1e-5, k, l, True)
+
+    inputs = [torch.randn(3, 6, 4, 4, dtype=torch.float64, requires_grad=True),
+              bn.weight.detach().clone().requires_grad_(),
+              bn.bias.detach().clone().requires_grad_(),
+              torch.tensor([1.1], dtype=torch.float64, requires_grad=True),
+              torch.tensor([0.6], dtype=torch.float64, requires_grad=True)]
+    assert torch.autograd.gradcheck(f, inputs)
+    import importlib
+    apa_mod = importlib.import_module('gated_mm.models.activations.apa')
+    bn32, act32 = _trained_eval_pair(AGLU, torch.float32)
+    x = torch.randn(4, 6, 9, 5) * 3
+    for mode in ('0', 'auto'):  # inference (no grad): one pass, eager or compiled kernel
+        monkeypatch.setattr(apa_mod._Kernels, 'mode', mode)
+        with torch.no_grad():
+            torch.testing.assert_close(batch_norm_act(bn32, act32, x), act32(bn32(x)),
+                                       rtol=1e-6, atol=1e-6)
+    with torch.autocast('cpu', dtype=torch.bfloat16), torch.no_grad():
+        y = batch_norm_act(bn32, act32, x.bfloat16())
+    assert y.dtype == torch.bfloat16
+    torch.testing.assert_close(y.float(), act32(bn32(x.bfloat16().float())), rtol=2**-7,
+                               atol=2**-7)
 
 
 @pytest.mark.parametrize('act_cls', [AGLU, APA])

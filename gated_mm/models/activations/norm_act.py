@@ -14,9 +14,16 @@ the activation: y is neither written nor read back). The saved-tensor memory of 
 then equals that of BN → ReLU(inplace). Results equal the unfused modules up to float
 rounding of y (tests: 1e-6 in fp32, exact maths in fp64).
 
+BatchNorm in eval mode (inference, and training with ``norm_eval=True`` as in detection
+fine-tuning) is the fixed affine map y = x·α + β with the running statistics (α = γ/sqrt(σ²_run
++ ε), β = β_BN − μ_run·α): fused, one pass over memory instead of two at inference, and for
+training only x is kept (unfused: x and y), the backward handing the activation's gradients
+at y to ``native_batch_norm_backward`` in eval mode.
+
 Used by :func:`batch_norm_act` only where it is exactly equivalent: an ``nn.BatchNorm{1,2,3}d``
-(not SyncBN) in training mode with affine parameters and running statistics, followed by an
-:class:`~.apa.APA` / :class:`~.apa.AGLU`; everywhere else the two modules run unfused.
+(not SyncBN) with affine parameters and running statistics, in training or eval mode, followed
+by an :class:`~.apa.APA` / :class:`~.apa.AGLU` with scalar κ, λ; everywhere else the two
+modules run unfused.
 """
 import torch
 from torch import Tensor, nn
@@ -57,6 +64,33 @@ class _BatchNormAPAFunction(torch.autograd.Function):
         return grad_x, None, grad_w, grad_b, None, None, None, None, grad_k, grad_l, None
 
 
+class _EvalBatchNormAPAFunction(torch.autograd.Function):
+    """Eval-mode BatchNorm (running statistics, not updated) → APA/AGLU, keeping only x."""
+
+    @staticmethod
+    def forward(ctx, x, dtype, weight, bias, running_mean, running_var, eps, kappa, lambda_,
+                unit):
+        # (copies of the small running statistics: the module's buffers may change before
+        # the backward if the model is switched to training mode in between)
+        mean, var = running_mean.to(dtype, copy=True), running_var.to(dtype, copy=True)
+        alpha, beta = _affine(weight, bias, mean, (var + eps).rsqrt(), x.dim())
+        ctx.save_for_backward(x, weight, bias, mean, var, kappa, lambda_)
+        ctx.eps, ctx.unit, ctx.dtype = eps, unit, dtype
+        return _Kernels.run('affine_forward', x, alpha, beta, kappa, lambda_, unit)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x, weight, bias, mean, var, kappa, lambda_ = ctx.saved_tensors
+        alpha, beta = _affine(weight, bias, mean, (var + ctx.eps).rsqrt(), x.dim())
+        grad_y, grad_k, grad_l = _Kernels.run('affine_backward', x, alpha, beta, kappa, lambda_,
+                                              grad_out, ctx.unit, ctx.needs_input_grad[7],
+                                              ctx.needs_input_grad[8])
+        grad_x, grad_w, grad_b = torch.ops.aten.native_batch_norm_backward(
+            grad_y, x.to(ctx.dtype), weight, mean, var, None, None, False, ctx.eps,
+            [ctx.needs_input_grad[0], ctx.needs_input_grad[2], ctx.needs_input_grad[3]])
+        return grad_x, None, grad_w, grad_b, None, None, None, grad_k, grad_l, None
+
+
 def _affine(weight: Tensor, bias: Tensor, mean: Tensor, invstd: Tensor, ndim: int):
     """Per-channel (α, β) of training-mode BatchNorm, y = x·α + β, shaped (1, C, 1, ...)."""
     shape = (1, -1) + (1, ) * (ndim - 2)
@@ -64,10 +98,11 @@ def _affine(weight: Tensor, bias: Tensor, mean: Tensor, invstd: Tensor, ndim: in
     return alpha.view(shape), (bias - mean * alpha).view(shape)
 
 
-def fusable_norm(norm: nn.Module) -> bool:
+def fusable_norm(norm: nn.Module, eval_mode: bool = False) -> bool:
     """Whether ``norm`` can be folded into a fused node: a plain ``nn.BatchNorm{1,2,3}d`` (not
-    SyncBN) in training mode with affine parameters and running statistics."""
-    return (type(norm) in _PLAIN_BN and norm.training and norm.affine
+    SyncBN) with affine parameters and running statistics, in training mode (or, with
+    ``eval_mode``, in eval mode)."""
+    return (type(norm) in _PLAIN_BN and norm.training != eval_mode and norm.affine
             and norm.track_running_stats and norm.running_mean is not None)
 
 
@@ -77,8 +112,8 @@ def fusable_act(act: nn.Module) -> bool:
 
 
 def fusion_enabled() -> bool:
-    """Fused nodes pay off only when a backward will run, and are left to the compiler's own
-    fusion under ``torch.compile``: grad enabled and not compiling."""
+    """Fused training-mode nodes pay off only when a backward will run, and are left to the
+    compiler's own fusion under ``torch.compile``: grad enabled and not compiling."""
     return torch.is_grad_enabled() and not torch.compiler.is_compiling()
 
 
@@ -111,6 +146,14 @@ def batch_norm_act(norm: nn.Module, act: nn.Module, x: Tensor) -> Tensor:
         Tensor of x's shape and dtype. Under autocast the fused path computes in float32
         (float64 stays float64) and casts back, like :class:`~.apa.APA`.
     """
+    if (fusable_norm(norm, eval_mode=True) and fusable_act(act)
+            and not torch.compiler.is_compiling()):
+        dtype = torch.promote_types(x.dtype, torch.float32)
+        with torch.autocast(x.device.type, enabled=False):
+            out = _EvalBatchNormAPAFunction.apply(
+                x, dtype, norm.weight.to(dtype), norm.bias.to(dtype), norm.running_mean,
+                norm.running_var, norm.eps, *act_params(act, dtype), act.unit)
+        return out.to(x.dtype)
     if not fusable(norm, act) or not fusion_enabled():
         return act(norm(x))
     factor = bn_step(norm)
