@@ -19,6 +19,18 @@ def pair(act_cls, channels=6, momentum=0.1, dtype=torch.float64):
     return bn, act
 
 
+def fused_with_saved(bn, act, x):
+    """``batch_norm_act(bn, act, x)`` and the tensors its graph saved for backward."""
+    saved = []
+
+    def pack(t):
+        saved.append(t)
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        return batch_norm_act(bn, act, x), saved
+
+
 @pytest.mark.parametrize('act_cls', [AGLU, APA])
 @pytest.mark.parametrize('momentum', [0.1, None])
 def test_fused_equals_unfused_outputs_gradients_running_stats(act_cls, momentum):
@@ -49,7 +61,7 @@ def test_gradcheck_all_inputs():
 
     def g(x, w, b, k, l):
         return _BatchNormAPAFunction.apply(x, torch.float64, w, b, None, None, 0.1, 1e-5, k, l,
-                                           True)
+                                           True, True)
 
     inputs = [torch.randn(3, 3, 4, 4, dtype=torch.float64, requires_grad=True),
               bn.weight.detach().clone().requires_grad_(),
@@ -63,14 +75,7 @@ def test_fp32_within_1e6_and_saves_only_the_input():
     bn, act = pair(AGLU, channels=16, dtype=torch.float32)
     bn2, act2 = copy.deepcopy(bn), copy.deepcopy(act)
     x = torch.randn(8, 16, 12, 12, requires_grad=True)
-    saved = []
-
-    def pack(t):
-        saved.append(t)
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        out = batch_norm_act(bn, act, x)
+    out, saved = fused_with_saved(bn, act, x)
     assert [t.numel() for t in saved if t.numel() > 16] == [x.numel()]
     ref = act2(bn2(x))
     torch.testing.assert_close(out, ref, rtol=1e-6, atol=1e-6)
@@ -108,14 +113,7 @@ def test_eval_mode_fused_equals_unfused_and_keeps_only_the_input(act_cls):
     stats = (bn.running_mean.clone(), bn.running_var.clone(), bn.num_batches_tracked.clone())
     x = (torch.randn(4, 6, 5, 7, dtype=torch.float64) * 3).requires_grad_()
     x2 = x.detach().clone().requires_grad_()
-    saved = []
-
-    def pack(t):
-        saved.append(t)
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        y = batch_norm_act(bn, act, x)
+    y, saved = fused_with_saved(bn, act, x)
     assert [t.numel() for t in saved if t.numel() > 6] == [x.numel()]
     y2 = act2(bn2(x2))
     g = torch.randn_like(y)
@@ -131,12 +129,12 @@ def test_eval_mode_fused_equals_unfused_and_keeps_only_the_input(act_cls):
 
 
 def test_eval_mode_gradcheck_and_fp32_inference_and_bf16_autocast(monkeypatch):
-    from gated_mm.models.activations.norm_act import _EvalBatchNormAPAFunction
+    from gated_mm.models.activations.norm_act import _BatchNormAPAFunction
     bn, act = _trained_eval_pair(AGLU, torch.float64)
 
     def f(x, w, b, k, l):
-        return _EvalBatchNormAPAFunction.apply(x, torch.float64, w, b, bn.running_mean,
-                                               bn.running_var, 1e-5, k, l, True)
+        return _BatchNormAPAFunction.apply(x, torch.float64, w, b, bn.running_mean,
+                                           bn.running_var, 0.0, 1e-5, k, l, True, False)
 
     inputs = [torch.randn(3, 6, 4, 4, dtype=torch.float64, requires_grad=True),
               bn.weight.detach().clone().requires_grad_(),

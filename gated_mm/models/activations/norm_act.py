@@ -34,65 +34,48 @@ _PLAIN_BN = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
 
 
 class _BatchNormAPAFunction(torch.autograd.Function):
+    """BatchNorm → APA/AGLU keeping only x: with batch statistics (``training``, which also
+    updates the running ones) or with the running statistics (eval mode, nothing updated)."""
 
     @staticmethod
     def forward(ctx, x, dtype, weight, bias, running_mean, running_var, factor, eps, kappa,
-                lambda_, unit):
+                lambda_, unit, training):
         # x is kept in its own dtype (bf16 under autocast): it is the only full-size save.
         # Batch statistics and the running-statistics update are ATen's own (the ones
-        # native_batch_norm uses); y = x·α + β (α = γ/σ_B, β = β_BN − μ_B·α, ATen's form) is
+        # native_batch_norm uses); y = x·α + β (α = γ/σ, β = β_BN − μ·α, ATen's form) is
         # computed inside the activation kernel and never stored.
-        mean, var = torch.ops.aten.batch_norm_update_stats(x.to(dtype), running_mean,
-                                                           running_var, factor)
-        invstd = (var + eps).sqrt().reciprocal()
-        alpha, beta = _affine(weight, bias, mean, invstd, x.dim())
-        ctx.save_for_backward(x, weight, bias, mean, invstd, kappa, lambda_)
-        ctx.eps, ctx.unit, ctx.dtype = eps, unit, dtype
-        return _Kernels.run('affine_forward', x, alpha, beta, kappa, lambda_, unit)
-
-    @staticmethod
-    def backward(ctx, grad_out):
-        x, weight, bias, mean, invstd, kappa, lambda_ = ctx.saved_tensors
-        alpha, beta = _affine(weight, bias, mean, invstd, x.dim())
-        grad_y, grad_k, grad_l = _Kernels.run('affine_backward', x, alpha, beta, kappa, lambda_,
-                                              grad_out, ctx.unit, ctx.needs_input_grad[8],
-                                              ctx.needs_input_grad[9])
-        x = x.to(ctx.dtype)
-        grad_x, grad_w, grad_b = torch.ops.aten.native_batch_norm_backward(
-            grad_y, x, weight, None, None, mean, invstd, True, ctx.eps,
-            [ctx.needs_input_grad[0], ctx.needs_input_grad[2], ctx.needs_input_grad[3]])
-        return grad_x, None, grad_w, grad_b, None, None, None, None, grad_k, grad_l, None
-
-
-class _EvalBatchNormAPAFunction(torch.autograd.Function):
-    """Eval-mode BatchNorm (running statistics, not updated) → APA/AGLU, keeping only x."""
-
-    @staticmethod
-    def forward(ctx, x, dtype, weight, bias, running_mean, running_var, eps, kappa, lambda_,
-                unit):
-        # (copies of the small running statistics: the module's buffers may change before
-        # the backward if the model is switched to training mode in between)
-        mean, var = running_mean.to(dtype, copy=True), running_var.to(dtype, copy=True)
-        alpha, beta = _affine(weight, bias, mean, (var + eps).rsqrt(), x.dim())
+        if training:
+            mean, var = torch.ops.aten.batch_norm_update_stats(x.to(dtype), running_mean,
+                                                               running_var, factor)
+        else:  # copies: the buffers may change before the backward (model.train() between)
+            mean, var = running_mean.to(dtype, copy=True), running_var.to(dtype, copy=True)
+        alpha, beta = _affine(weight, bias, mean, _invstd(var, eps), x.dim())
         ctx.save_for_backward(x, weight, bias, mean, var, kappa, lambda_)
-        ctx.eps, ctx.unit, ctx.dtype = eps, unit, dtype
+        ctx.eps, ctx.unit, ctx.dtype, ctx.training = eps, unit, dtype, training
         return _Kernels.run('affine_forward', x, alpha, beta, kappa, lambda_, unit)
 
     @staticmethod
     def backward(ctx, grad_out):
         x, weight, bias, mean, var, kappa, lambda_ = ctx.saved_tensors
-        alpha, beta = _affine(weight, bias, mean, (var + ctx.eps).rsqrt(), x.dim())
+        invstd = _invstd(var, ctx.eps)
+        alpha, beta = _affine(weight, bias, mean, invstd, x.dim())
         grad_y, grad_k, grad_l = _Kernels.run('affine_backward', x, alpha, beta, kappa, lambda_,
-                                              grad_out, ctx.unit, ctx.needs_input_grad[7],
-                                              ctx.needs_input_grad[8])
+                                              grad_out, ctx.unit, ctx.needs_input_grad[8],
+                                              ctx.needs_input_grad[9])
+        # ATen's BatchNorm backward: batch statistics (save_mean/invstd) or running ones
+        stats = (None, None, mean, invstd) if ctx.training else (mean, var, None, None)
         grad_x, grad_w, grad_b = torch.ops.aten.native_batch_norm_backward(
-            grad_y, x.to(ctx.dtype), weight, mean, var, None, None, False, ctx.eps,
+            grad_y, x.to(ctx.dtype), weight, *stats, ctx.training, ctx.eps,
             [ctx.needs_input_grad[0], ctx.needs_input_grad[2], ctx.needs_input_grad[3]])
-        return grad_x, None, grad_w, grad_b, None, None, None, grad_k, grad_l, None
+        return grad_x, None, grad_w, grad_b, None, None, None, None, grad_k, grad_l, None, None
+
+
+def _invstd(var: Tensor, eps: float) -> Tensor:
+    return (var + eps).sqrt().reciprocal()
 
 
 def _affine(weight: Tensor, bias: Tensor, mean: Tensor, invstd: Tensor, ndim: int):
-    """Per-channel (α, β) of training-mode BatchNorm, y = x·α + β, shaped (1, C, 1, ...)."""
+    """Per-channel (α, β) of BatchNorm, y = x·α + β, shaped (1, C, 1, ...)."""
     shape = (1, -1) + (1, ) * (ndim - 2)
     alpha = invstd * weight
     return alpha.view(shape), (bias - mean * alpha).view(shape)
@@ -146,20 +129,15 @@ def batch_norm_act(norm: nn.Module, act: nn.Module, x: Tensor) -> Tensor:
         Tensor of x's shape and dtype. Under autocast the fused path computes in float32
         (float64 stays float64) and casts back, like :class:`~.apa.APA`.
     """
-    if (fusable_norm(norm, eval_mode=True) and fusable_act(act)
-            and not torch.compiler.is_compiling()):
-        dtype = torch.promote_types(x.dtype, torch.float32)
-        with torch.autocast(x.device.type, enabled=False):
-            out = _EvalBatchNormAPAFunction.apply(
-                x, dtype, norm.weight.to(dtype), norm.bias.to(dtype), norm.running_mean,
-                norm.running_var, norm.eps, *act_params(act, dtype), act.unit)
-        return out.to(x.dtype)
-    if not fusable(norm, act) or not fusion_enabled():
+    training = fusable(norm, act) and fusion_enabled()
+    evaluate = (fusable_norm(norm, eval_mode=True) and fusable_act(act)
+                and not torch.compiler.is_compiling())
+    if not (training or evaluate):
         return act(norm(x))
-    factor = bn_step(norm)
+    factor = bn_step(norm) if training else 0.0
     dtype = torch.promote_types(x.dtype, torch.float32)
     with torch.autocast(x.device.type, enabled=False):
         out = _BatchNormAPAFunction.apply(
             x, dtype, norm.weight.to(dtype), norm.bias.to(dtype), norm.running_mean,
-            norm.running_var, factor, norm.eps, *act_params(act, dtype), act.unit)
+            norm.running_var, factor, norm.eps, *act_params(act, dtype), act.unit, training)
     return out.to(x.dtype)
