@@ -25,7 +25,7 @@
 # attention it is the plain 0.46 M ResNet-32 (0.478 M with these SE / APA / AGLU units).
 _base_ = [
     './_base_/autoaugment_cifar10_policy.py',
-    'mmpretrain::_base_/default_runtime.py',
+    '../_base_/default_runtime.py',
 ]
 custom_imports = dict(imports=['gated_mm'], allow_failed_imports=False)
 

@@ -11,7 +11,7 @@
 # Not a paper number: a smoke-scale demonstration of the whole pipeline.
 _base_ = [
     '../_base_/models/gated-se-resnet50_apa-aglu.py',
-    'mmpretrain::_base_/default_runtime.py',
+    '../_base_/default_runtime.py',
 ]
 
 model = dict(
@@ -26,7 +26,9 @@ train_pipeline = [
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='PackInputs'),
 ]
-test_pipeline = [dict(type='PackInputs')]
+# ToGrayscale: a no-op on the data set's grey images; makes image files (read as 3 channels by
+# mmpretrain's ImageClassificationInferencer) fit the 1-channel model.
+test_pipeline = [dict(type='ToGrayscale'), dict(type='PackInputs')]
 
 train_dataloader = dict(
     batch_size=128,
@@ -61,6 +63,4 @@ auto_scale_lr = dict(base_batch_size=128)
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=20),
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=2, save_last=True))
-vis_backends = [dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')]
-visualizer = dict(type='UniversalVisualizer', vis_backends=vis_backends)
 randomness = dict(seed=0, deterministic=False)

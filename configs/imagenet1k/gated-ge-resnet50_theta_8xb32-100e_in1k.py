@@ -9,7 +9,7 @@ _base_ = [
     '../_base_/models/gated-ge-resnet50_theta.py',
     'mmpretrain::_base_/datasets/imagenet_bs32.py',
     'mmpretrain::_base_/schedules/imagenet_bs256.py',
-    'mmpretrain::_base_/default_runtime.py',
+    '../_base_/default_runtime.py',
 ]
 
 optim_wrapper = dict(

@@ -13,7 +13,7 @@ _base_ = [
     '../_base_/models/gated-resnet50_adashift-b.py',
     'mmpretrain::_base_/datasets/imagenet_bs256_rsb_a12.py',
     'mmpretrain::_base_/schedules/imagenet_bs2048_rsb.py',
-    'mmpretrain::_base_/default_runtime.py',
+    '../_base_/default_runtime.py',
 ]
 
 model = dict(

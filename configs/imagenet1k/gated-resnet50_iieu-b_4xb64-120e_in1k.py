@@ -14,7 +14,7 @@ _base_ = [
     '../_base_/models/gated-resnet50_iieu-b.py',
     'mmpretrain::_base_/datasets/imagenet_bs256_rsb_a12.py',
     'mmpretrain::_base_/schedules/imagenet_bs256_coslr.py',
-    'mmpretrain::_base_/default_runtime.py',
+    '../_base_/default_runtime.py',
 ]
 
 model = dict(

@@ -21,7 +21,7 @@
 _base_ = [
     '../_base_/models/gated-se-resnet50_apa-aglu.py',
     'mmpretrain::_base_/datasets/imagenet_bs64_autoaug.py',
-    'mmpretrain::_base_/default_runtime.py',
+    '../_base_/default_runtime.py',
 ]
 
 model = dict(train_cfg=dict(augments=dict(type='Mixup', alpha=0.2)))

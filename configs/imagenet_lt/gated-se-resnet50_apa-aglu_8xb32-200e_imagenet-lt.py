@@ -30,14 +30,11 @@
 # this one.
 _base_ = [
     '../_base_/models/gated-se-resnet50_apa-aglu.py',
-    'mmpretrain::_base_/datasets/imagenet_bs64_autoaug.py',
-    'mmpretrain::_base_/default_runtime.py',
+    '../_base_/datasets/imagenet_lt.py',
+    '../_base_/default_runtime.py',
 ]
 
-data_root = 'data/imagenet'
-train_ann = 'ImageNet_LT_train.txt'
-test_ann = 'ImageNet_LT_test.txt'
-train_ann_file = f'{data_root}/{train_ann}'
+train_ann_file = {{_base_.train_ann_file}}
 
 model = dict(
     head=dict(
@@ -52,30 +49,8 @@ model = dict(
         topk=(1, 5)),
     train_cfg=dict(augments=dict(type='Mixup', alpha=0.2)))
 
-train_dataloader = dict(
-    batch_size=32,
-    num_workers=8,
-    dataset=dict(
-        _delete_=True,
-        type='ImageNetLT',
-        data_root=data_root,
-        ann_file=train_ann,
-        pipeline={{_base_.train_pipeline}}))
-val_dataloader = dict(
-    batch_size=64,
-    num_workers=8,
-    dataset=dict(
-        _delete_=True,
-        type='ImageNetLT',
-        data_root=data_root,
-        ann_file=test_ann,
-        pipeline={{_base_.test_pipeline}}))
-test_dataloader = val_dataloader
-# many > 100, medium 20-100, few < 20 training images (Liu et al. 2019)
-val_evaluator = dict(
-    _delete_=True, type='ShotAccuracy', train_ann_file=train_ann_file, many_thr=100,
-    few_thr=20)
-test_evaluator = val_evaluator
+# data: configs/_base_/datasets/imagenet_lt.py (validation on ImageNet_LT_val.txt, test on
+# ImageNet_LT_test.txt, ShotAccuracy many > 100, medium 20-100, few < 20)
 
 optim_wrapper = dict(
     optimizer=dict(type='SGD', lr=0.2, momentum=0.9, weight_decay=1e-4))
@@ -92,5 +67,3 @@ auto_scale_lr = dict(base_batch_size=256)
 
 default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3,
                                      save_best='shot/top1', rule='greater'))
-vis_backends = [dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')]
-visualizer = dict(type='UniversalVisualizer', vis_backends=vis_backends)
