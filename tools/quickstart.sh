@@ -3,7 +3,9 @@
 # SE-ResNet on Fashion-MNIST-LT on the CPU, test it and print overall and many/medium/few
 # accuracy. Checkpoints, logs and the config land in $WORK_DIR
 # (default work_dirs/quickstart).
-#   bash tools/quickstart.sh [extra tools/train.py args, e.g. --cfg-options max_epochs=2]
+#   bash tools/quickstart.sh [extra tools/train.py args]
+#   e.g. bash tools/quickstart.sh --cfg-options train_cfg.max_epochs=2   (stops after 2 of the
+#   10 epochs; the learning-rate schedule stays the 10-epoch one)
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CONFIG=${CONFIG:-configs/fashion_mnist_lt/gated-se-resnet26-w16_apa-aglu_1xb128-10e_fashion-mnist-lt.py}

@@ -213,8 +213,10 @@ def aglu(z: Tensor, kappa: Tensor, lambda_: Tensor, lambda_min: float = 1e-4) ->
 def _apply(z, kappa, lambda_, lambda_min, unit):
     dtype = torch.promote_types(z.dtype, torch.float32)
     with torch.autocast(z.device.type, enabled=False):
-        out = _APAFunction.apply(
-            z.to(dtype), kappa.to(dtype), lambda_.to(dtype).clamp(min=lambda_min), unit)
+        args = (z.to(dtype), kappa.to(dtype), lambda_.to(dtype).clamp(min=lambda_min), unit)
+        # torch.jit.trace records plain ops (a TorchScript file cannot hold a Python
+        # autograd Function); same values, autograd's own backward.
+        out = _forward_math(*args) if torch.jit.is_tracing() else _APAFunction.apply(*args)
     return out.to(z.dtype)
 
 

@@ -96,8 +96,10 @@ def fusable_act(act: nn.Module) -> bool:
 
 def fusion_enabled() -> bool:
     """Fused training-mode nodes pay off only when a backward will run, and are left to the
-    compiler's own fusion under ``torch.compile``: grad enabled and not compiling."""
-    return torch.is_grad_enabled() and not torch.compiler.is_compiling()
+    compiler's own fusion under ``torch.compile``: grad enabled and not compiling (nor
+    tracing: ``torch.jit.trace`` records the plain ops, which TorchScript can save)."""
+    return (torch.is_grad_enabled() and not torch.compiler.is_compiling()
+            and not torch.jit.is_tracing())
 
 
 def fusable(norm: nn.Module, act: nn.Module) -> bool:
@@ -131,7 +133,7 @@ def batch_norm_act(norm: nn.Module, act: nn.Module, x: Tensor) -> Tensor:
     """
     training = fusable(norm, act) and fusion_enabled()
     evaluate = (fusable_norm(norm, eval_mode=True) and fusable_act(act)
-                and not torch.compiler.is_compiling())
+                and not torch.compiler.is_compiling() and not torch.jit.is_tracing())
     if not (training or evaluate):
         return act(norm(x))
     factor = bn_step(norm) if training else 0.0
