@@ -2,26 +2,34 @@
 # Build (or reuse) the Python environment gated_mm runs in, then print its python path
 # on the last line of stdout.
 #
-#   bash tools/setup_env.sh            # idempotent; ~25 min the first time, seconds after
+#   bash tools/setup_env.sh       # idempotent; 17-35 min the first time on 2 cores, seconds after
 #   PY=$(bash tools/setup_env.sh | tail -n 1)
 #
-# What it does (see ../shared/REFERENCE.md section 8 for why):
-#   1. a virtual environment under $GATED_MM_CACHE (default ~/.cache/gated_mm), keyed by a
-#      hash of requirements/*.txt and this script, so a second clone reuses it;
-#      if the base python already has torch (a GPU cluster), the venv sees it
-#      (--system-site-packages) and torch is not reinstalled;
-#   2. torch + torchvision as a matching pair (the CPU-only torch wheel has no torchvision;
-#      the registry's default CUDA pair runs on CPU);
-#   3. mmcv 2.1.0 with its compiled ops, built once from the sdist (--no-build-isolation,
-#      MMCV_WITH_OPS=1, setuptools<82, -std=c++20) and cached as a wheel under
-#      $GATED_MM_CACHE/wheels, keyed by torch version, python version and CUDA;
-#   4. mmengine / mmdet / mmpretrain / lvis with --no-deps and their real dependencies
-#      from requirements/runtime.txt (headless OpenCV < 5);
-#   5. gated_mm itself (pip install -e .), the Fashion-MNIST Debian package when we are root,
-#      and a check that mmcv.ops.nms runs and every gated_mm module registers.
+# Two layers:
+#   A. a shared virtual environment with the dependencies only (no gated_mm in it), under
+#      $GATED_MM_CACHE (default ~/.cache/gated_mm), keyed by a hash of requirements/*.txt
+#      and the pinned torch/mmcv, so every clone on the machine reuses it:
+#      1. if the base python already has torch (a GPU cluster), the venv sees it
+#         (--system-site-packages) and torch is not reinstalled;
+#      2. torch + torchvision as a matching pair (the CPU-only torch wheel has no
+#         torchvision; the registry's default CUDA pair runs on CPU);
+#      3. mmcv 2.1.0 with its compiled ops, built once from the sdist (--no-build-isolation,
+#         MMCV_WITH_OPS=1, setuptools<82 because its setup.py imports pkg_resources,
+#         -std=c++20 because torch >= 2.14 headers need C++20) and cached as a wheel under
+#         $GATED_MM_CACHE/wheels, keyed by torch version, python version and CUDA;
+#      4. mmengine / mmdet / mmpretrain / lvis with --no-deps and their real dependencies
+#         from requirements/runtime.txt (headless OpenCV < 5; mmdet 3.3.0 needs mmcv < 2.2);
+#   B. this clone's own environment, $GATED_MM_CLONE_VENV (default <clone>/.venv): a small
+#      venv whose site-packages put this clone first on sys.path, then layer A's
+#      site-packages. `import gated_mm` in it always loads this clone, whichever clone ran
+#      the set-up last (a notebook or an inferencer script included: use <clone>/.venv as
+#      its interpreter). Nothing of the clone is installed into layer A.
+#   Then: the Fashion-MNIST Debian package when we are root, and a check that mmcv.ops.nms
+#   runs, every gated_mm module registers, and gated_mm is imported from this clone.
 #
-# Environment: GATED_MM_CACHE, GATED_MM_VENV (use this venv path instead),
-# GATED_MM_BASE_PYTHON (python used to create the venv, default python3).
+# Environment: GATED_MM_CACHE, GATED_MM_VENV (use this venv as layer A), GATED_MM_CLONE_VENV,
+# GATED_MM_BASE_PYTHON (python used to create the venvs, default python3),
+# GATED_MM_EXTRAS=deploy (also install requirements/deploy.txt: onnx, onnxruntime).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -41,9 +49,10 @@ if "$BASE_PY" -c 'import torch' >/dev/null 2>&1; then
 else
     SYSTEM_TORCH=""
 fi
-# The environment is keyed by what goes into it (not by this script's text).
-STAMP=$({ cat "$ROOT"/requirements/*.txt; echo "${TORCH_PAIR[*]} mmcv==$MMCV_VERSION $SYSTEM_TORCH"; } \
-        | sha1sum | cut -c1-12)
+# The environment is keyed by what goes into it (not by this script's text, not by comments
+# in the requirement files; the optional requirements/deploy.txt is installed on top).
+STAMP=$({ cat "$ROOT"/requirements/{openmmlab,runtime,tests}.txt | grep -v -E '^[[:space:]]*(#|$)'
+          echo "${TORCH_PAIR[*]} mmcv==$MMCV_VERSION $SYSTEM_TORCH"; } | sha1sum | cut -c1-12)
 VENV=${GATED_MM_VENV:-$CACHE/venv-$STAMP}
 PY="$VENV/bin/python"
 PIP=("$PY" -m pip install --disable-pip-version-check -q)
@@ -94,8 +103,28 @@ else
     log "environment built in $(( $(date +%s) - start )) s"
 fi
 
-# gated_mm itself (editable, cheap): points the environment at this clone.
-"${PIP[@]}" --no-deps --no-build-isolation -e "$ROOT" >&2
+if [ "${GATED_MM_EXTRAS:-}" = deploy ] && ! "$PY" -c 'import onnx, onnxruntime' >/dev/null 2>&1; then
+    log "installing requirements/deploy.txt (onnx, onnxruntime)"
+    "${PIP[@]}" -r "$ROOT/requirements/deploy.txt"
+fi
+
+# Layer B: this clone's environment (cheap; the .pth files are rewritten every run, so a
+# moved clone is fixed by running this again).
+CLONE_VENV=${GATED_MM_CLONE_VENV:-$ROOT/.venv}
+if [ ! -x "$CLONE_VENV/bin/python" ]; then
+    log "creating this clone's environment $CLONE_VENV (over $VENV)"
+    venv_flags=(--without-pip)
+    if grep -q '^include-system-site-packages = true' "$VENV/pyvenv.cfg"; then
+        venv_flags+=(--system-site-packages)
+    fi
+    "$PY" -m venv "${venv_flags[@]}" "$CLONE_VENV"
+fi
+CLONE_PY="$CLONE_VENV/bin/python"
+shared_site=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+clone_site=$("$CLONE_PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+# .pth files run in name order: the clone's root first, then layer A (and its own .pth files).
+printf '%s\n' "$ROOT" > "$clone_site/00-gated_mm-clone.pth"
+printf 'import site; site.addsitedir(%s)\n' "'$shared_site'" > "$clone_site/01-gated_mm-shared.pth"
 
 # Real Fashion-MNIST from Debian when we may install it (optional: the data lookup also
 # accepts a given data root); never fatal.
@@ -105,14 +134,19 @@ if [ ! -d /usr/share/datasets/fashion-mnist ] && [ "$(id -u)" = 0 ] && command -
         >/dev/null 2>&1 || log "could not install dataset-fashion-mnist (give --data-root instead)"
 fi
 
-"$PY" - <<'EOF' >&2
+GATED_MM_ROOT="$ROOT" "$CLONE_PY" - <<'EOF' >&2
+import os, os.path as osp
 import torch, mmcv, mmcv.ops, mmdet, mmpretrain, mmengine
 boxes = torch.tensor([[0., 0., 10., 10.], [1., 1., 10., 10.], [20., 20., 30., 30.]])
 dets, keep = mmcv.ops.nms(boxes, torch.tensor([0.9, 0.8, 0.7]), 0.5)
 assert keep.tolist() == [0, 2], keep
 import gated_mm  # registers every module
+root = os.environ['GATED_MM_ROOT']
+assert osp.realpath(gated_mm.__file__).startswith(osp.realpath(root) + os.sep), \
+    f'gated_mm imported from {gated_mm.__file__}, not from this clone {root}'
 print(f'[setup_env] ok: torch {torch.__version__}, mmcv {mmcv.__version__} (ops), '
       f'mmengine {mmengine.__version__}, mmdet {mmdet.__version__}, '
-      f'mmpretrain {mmpretrain.__version__}, gated_mm {gated_mm.__version__}')
+      f'mmpretrain {mmpretrain.__version__}, gated_mm {gated_mm.__version__} '
+      f'from {osp.dirname(gated_mm.__file__)}')
 EOF
-echo "$PY"
+echo "$CLONE_PY"
