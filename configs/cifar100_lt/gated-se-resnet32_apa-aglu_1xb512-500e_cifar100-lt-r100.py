@@ -1,6 +1,6 @@
 # CIFAR-100-LT (rho = 100), SE-ResNet-32 with APA-gated SE (r = 4) and AGLU units.
 # Target: APA paper, CIFAR-100-LT (rho = 100) table, SE-R32 APA + AGLU (the number is in the
-# paper's CIFAR table, not in ../shared/papers; fill it in when checked).
+# paper's CIFAR table, arXiv:2407.08567; not copied here yet: fill it in when checked).
 # Recipe (public code kostas1515/AGLU, classification/README: "torchrun --nproc_per_node=1
 # train.py --model se_resnet32 --batch-size 512 --lr 0.2 --lr-warmup-epochs 3
 # --lr-warmup-method linear --auto-augment cifar10 --epochs 500 --weight-decay 0.001

@@ -2,7 +2,7 @@
 # root of every configs/imagenet_lt/ config (the others change only the backbone gates).
 # Target: APA paper (ECCV 2024), Table 2 (ImageNet-LT test, SE-R50, "APA* + AGLU"):
 #   many 68.3 / medium 54.8 / few 39.4 / average 57.9 top-1.
-# Recipe (../shared/REFERENCE.md section 7; public code kostas1515/AGLU, classification/README:
+# Recipe (docs/methods.md "ImageNet-LT recipe"; public code kostas1515/AGLU, classification/README:
 # "torchrun --nproc_per_node=4 train.py --dset_name=imagenet_lt --model se_resnet50 -b 64
 #  --lr-scheduler cosineannealinglr --lr 0.2 --epochs 200 --mixup 0.2 --auto-augment imagenet
 #  --classif_norm cosine --wd 0.0001 --use_gumbel_se --criterion iif"), line by line:
@@ -25,9 +25,10 @@
 # Deviations: warm-up and cosine are stepped per iteration (public: per epoch); the public code
 # re-indexes labels by frequency (label order does not change training; to evaluate its
 # checkpoints use *_public-ckpt_imagenet-lt.py); mmcv (cv2) resizing instead of PIL.
-# Data: data/imagenet/{train,val}/... and ImageNet_LT_{train,test}.txt in data/imagenet/
-# ("relative/path.JPEG label" per line); another root: edit data_root in a config inheriting
-# this one.
+# Data (configs/_base_/datasets/imagenet_lt.py): data/imagenet/{train,val}/... and
+# ImageNet_LT_{train,val,test}.txt in data/imagenet/ ("relative/path.JPEG label" per line);
+# validation on ImageNet_LT_val.txt, test on ImageNet_LT_test.txt. Another root: set
+# data_root and the dataloaders' data_root in a config inheriting this one.
 _base_ = [
     '../_base_/models/gated-se-resnet50_apa-aglu.py',
     '../_base_/datasets/imagenet_lt.py',

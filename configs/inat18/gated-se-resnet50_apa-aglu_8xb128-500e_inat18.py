@@ -1,6 +1,6 @@
 # iNaturalist 2018, SE-ResNet-50 with APA-gated SE and AGLU units.
 # Target: APA paper, iNaturalist 2018 table, SE-R50 APA + AGLU: 74.8 top-1 (from the paper's
-# listing on paperswithcode; the table is not in ../shared/papers: check it against the paper).
+# listing on paperswithcode; not checked against the paper's table yet).
 # Recipe (public code kostas1515/AGLU, classification/README: "torchrun --nproc_per_node=4
 # train.py --model se_resnet50 --batch-size 256 --lr 0.5 --lr-scheduler cosineannealinglr
 # --lr-warmup-epochs 5 --lr-warmup-method linear --auto-augment ra --epochs 500 --random-erase

@@ -1,6 +1,6 @@
 # Places-LT, SE-ResNet-152 with APA-gated SE and AGLU units, fine-tuned from ImageNet-1k.
 # Target: APA paper, Places-LT table, APA + AGLU: 42.0 top-1 (from the paper's listing on
-# paperswithcode; the table is not in ../shared/papers: check many/medium/few against it).
+# paperswithcode; many/medium/few not checked against the paper's table yet).
 # Recipe (public code kostas1515/AGLU, classification/README: "torchrun --nproc_per_node=4
 # train.py --dset_name places_lt --model se_resnet152 --epochs 40 -b 64 --lr 0.1 --wd 5e-05
 # --lr-scheduler cosineannealinglr --lr-warmup-epochs 3 --lr-warmup-method linear --pretrained

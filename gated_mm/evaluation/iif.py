@@ -1,8 +1,10 @@
 r"""IIF: post-hoc logit adjustment by Inverse Image Frequency at test time.
 
 Alexandridis et al., "Inverse Image Frequency for Long-tailed Image Recognition" (IEEE TIP
-2023, public code ``kostas1515/iif``) and the APA paper's classification recipe (ECCV 2024,
-public code ``kostas1515/AGLU``; ``../shared/REFERENCE.md`` section 7). With ``n_c`` the
+2023, arXiv:2209.04861, public code ``kostas1515/iif``) and the APA paper's classification
+recipe (Alexandridis et al., "Adaptive Parametric Activation", ECCV 2024, arXiv:2407.08567;
+public code ``kostas1515/AGLU``, ``classification/custom.py``, ``IIFLoss``; see
+``docs/methods.md``, "ImageNet-LT recipe"). With ``n_c`` the
 number of *training* images of class ``c``, ``N = Σ_c n_c`` and ``p_c = n_c / N``, the
 per-class weights ``w_c`` of each variant are::
 

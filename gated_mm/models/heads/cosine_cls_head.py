@@ -1,7 +1,8 @@
 r"""Cosine classifier head with a squashed input, for long-tailed classification.
 
-The APA paper's classification recipe (Alexandridis et al., ECCV 2024; public code
-``kostas1515/AGLU``, ``CosNorm_Classifier``; ``../shared/REFERENCE.md`` section 7)::
+The APA paper's classification recipe (Alexandridis et al., "Adaptive Parametric Activation",
+ECCV 2024, arXiv:2407.08567; public code ``kostas1515/AGLU``, ``classification/resnet_cifar.py``,
+``CosNorm_Classifier``; see ``docs/methods.md``, "ImageNet-LT recipe")::
 
     x̂ = (‖x‖ / (1 + ‖x‖)) · x / ‖x‖  =  x / (1 + ‖x‖)          (squash, ‖x̂‖ < 1)
     ŵ_c = w_c / ‖w_c‖                                            (unit class vectors)
