@@ -2,7 +2,9 @@
 
 Dependencies are installed by ``tools/setup_env.sh`` (mmcv must be compiled against the
 installed torch, and the OpenMMLab packages are installed without their GUI OpenCV pin),
-so ``install_requires`` lists only what pip can resolve on its own safely.
+so ``install_requires`` lists only what pip can resolve on its own safely. setup_env.sh does
+not install this package into any environment: each clone's ``.venv`` puts the clone itself on
+``sys.path`` (see the script's header).
 """
 import re
 from pathlib import Path
@@ -22,6 +24,7 @@ setup(
     packages=find_packages(include=['gated_mm', 'gated_mm.*']),
     python_requires='>=3.9',
     install_requires=['numpy', 'torch>=2.0'],
+    extras_require={'deploy': ['onnx', 'onnxruntime']},  # requirements/deploy.txt
     license='Apache-2.0',
     zip_safe=False,
 )

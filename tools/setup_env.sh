@@ -82,7 +82,7 @@ else
     key=$("$PY" -c 'import sys, torch; print(f"torch{torch.__version__}-py{sys.version_info[0]}{sys.version_info[1]}-cuda{torch.version.cuda if torch.cuda.is_available() else None}")')
     wheel_dir="$CACHE/wheels/mmcv-$MMCV_VERSION-$key"
     if ! ls "$wheel_dir"/mmcv-*.whl >/dev/null 2>&1; then
-        log "building mmcv $MMCV_VERSION with ops for $key (~25 min on 2 cores, once per machine)"
+        log "building mmcv $MMCV_VERSION with ops for $key (11-25 min on 2 cores, once per machine)"
         build=$(mktemp -d)
         "$PY" -m pip download --disable-pip-version-check -q --no-deps --no-binary :all: --no-build-isolation \
             "mmcv==$MMCV_VERSION" -d "$build"

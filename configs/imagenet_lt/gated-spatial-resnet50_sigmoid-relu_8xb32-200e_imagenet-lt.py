@@ -2,7 +2,7 @@
 # after bn3, ReLU units.
 # Target: APA paper, attention-type ablation on ImageNet-LT:
 #   Spatial [98]: avg 54.8.
-# CBAM as in the public APA code (REFERENCE section 2): channel gate with LayerNorm on each
+# CBAM as in the public APA code (kostas1515/AGLU classification/cbam.py; docs/methods.md): channel gate with LayerNorm on each
 # pooled vector and Dropout(0.1) after the bias MLP (r = 16) even with Sigmoid gates; spatial
 # gate conv 7x7 -> BN (weight 1, eps 1e-5, momentum 0.01). APA gates: kappa, lambda ~ U(0, 1).
 # NEEDS CHECKING against the final CBAM of gated_mm/models/attention/cbam.py (args used:
