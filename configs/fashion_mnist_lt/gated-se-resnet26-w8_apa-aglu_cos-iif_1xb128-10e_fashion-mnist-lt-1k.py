@@ -1,7 +1,7 @@
 # Demonstration scale (tools/analysis_tools/compare_gates.py): the quick-start APA + AGLU
 # SE-ResNet-26 at 1/8 width (stem and base width 8) with the APA paper's ImageNet-LT head
 # (cosine classifier, scale 16, squashed input; IIF 'rel' added to the logits at test time,
-# docs/methods.md "ImageNet-LT recipe"), on a smaller Fashion-MNIST-LT: n_i = floor(1000 * 100^(-i/9)) =
+# docs/methods.md), on a smaller Fashion-MNIST-LT: n_i = floor(1000 * 100^(-i/9)) =
 # 1000 599 359 215 129 77 46 27 16 10 training images (2,478), 500 test images per class
 # (5,000, balanced). Shot groups scaled to it: many > 300 (3 classes), medium 50-300 (3),
 # few < 50 (4). 10 epochs, ~200 iterations: a few minutes per run on 2 CPU cores.
