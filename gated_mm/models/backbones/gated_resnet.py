@@ -50,7 +50,7 @@ from .gated_basic_block import GatedBasicBlock, ZeroPadShortcut
 from .gated_bottleneck import (GatedBottleneck, GatedResidualBlock, build_optional_act,
                                conv_norm_act)
 
-APA_SE = dict(type='GatedSE', ratio=16, gate_cfg=dict(type='APA'), layer_norm=True, dropout=0.1)
+APA_SE = dict(type='GatedSE', ratio=16, style='apa')  # the layout: GatedSE.STYLES['apa']
 
 
 @register_in_scopes()
