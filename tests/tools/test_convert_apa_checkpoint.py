@@ -2,7 +2,9 @@
 from the APA paper's equations (module names as the public code: relu / unirect1-3 with
 lambda_param, kappa_param; se.norm, se.excitation.0/2, se.uniact; fc cosine classifier) is
 saved as {'model': state_dict, 'args': ...}, converted, loaded strictly into the gated_mm
-classifier, and both give the same logits on a real photo (COCO image from ../shared/data)."""
+classifier, and both give the same logits on a real photo (a COCO image from the data
+directory, ``GATED_MM_DATA``). SE and CBAM / spatial-attention variants (the public
+``classification/cbam.py`` layout)."""
 import argparse
 import glob
 import importlib.util
@@ -64,9 +66,59 @@ class RefSE(nn.Module):
         return x * y[:, :, None, None]
 
 
+class RefChannelGate(nn.Module):
+    """CBAM channel attention, APA-code layout: LN on avg- and max-pooled vectors, shared
+    MLP (bias) C → C/r → C, Dropout (identity in eval), sum, gate. Names: norm, mlp.1/.3,
+    uniact (mlp.0 is the parameter-free flatten, mlp.2 the ReLU)."""
+
+    def __init__(self, c, r, apa):
+        super().__init__()
+        self.norm = nn.LayerNorm(c)
+        self.mlp = nn.Sequential(nn.Flatten(), nn.Linear(c, c // r), nn.ReLU(),
+                                 nn.Linear(c // r, c), nn.Dropout(0.1))
+        if apa:
+            self.uniact = RefAPA()
+
+    def forward(self, x):
+        s = sum(self.mlp(self.norm(p)) for p in (x.mean(dim=(2, 3)), x.amax(dim=(2, 3))))
+        g = self.uniact(s) if hasattr(self, 'uniact') else torch.sigmoid(s)
+        return x * g[:, :, None, None]
+
+
+class RefSpatialGate(nn.Module):
+    """CBAM spatial attention: [max_C; mean_C] → conv 7×7 (no bias) → BN → gate."""
+
+    def __init__(self, apa):
+        super().__init__()
+        self.spatial = nn.Module()
+        self.spatial.conv = nn.Conv2d(2, 1, 7, padding=3, bias=False)
+        self.spatial.bn = nn.BatchNorm2d(1, momentum=0.01)
+        if apa:
+            self.uniact = RefAPA()
+
+    def forward(self, x):
+        s = torch.cat([x.amax(dim=1, keepdim=True), x.mean(dim=1, keepdim=True)], dim=1)
+        s = self.spatial.bn(self.spatial.conv(s))
+        return x * (self.uniact(s) if hasattr(self, 'uniact') else torch.sigmoid(s))
+
+
+class RefCBAM(nn.Module):
+
+    def __init__(self, c, r, apa_channel, apa_spatial, channel=True):
+        super().__init__()
+        if channel:
+            self.ChannelGate = RefChannelGate(c, r, apa_channel)
+        self.SpatialGate = RefSpatialGate(apa_spatial)
+
+    def forward(self, x):
+        if hasattr(self, 'ChannelGate'):
+            x = self.ChannelGate(x)
+        return self.SpatialGate(x)
+
+
 class RefBlock(nn.Module):
 
-    def __init__(self, inplanes, planes, stride, groups, base_width, apa, aglu):
+    def __init__(self, inplanes, planes, stride, groups, base_width, apa, aglu, attention='se'):
         super().__init__()
         width = int(planes * (base_width / 64.)) * groups
         self.conv1 = nn.Conv2d(inplanes, width, 1, bias=False)
@@ -78,7 +130,11 @@ class RefBlock(nn.Module):
         self.aglu = aglu
         if aglu:
             self.unirect1, self.unirect2, self.unirect3 = RefAGLU(), RefAGLU(), RefAGLU()
-        self.se = RefSE(planes * 4, 16, apa)
+        if attention == 'se':
+            self.se = RefSE(planes * 4, 16, apa)
+        else:  # 'cbam' (channel + spatial), 'cbam-sig' (APA channel, Sigmoid spatial), 'spatial'
+            self.cbam = RefCBAM(planes * 4, 16, apa, apa and attention != 'cbam-sig',
+                                channel=attention != 'spatial')
         self.downsample = None
         if stride != 1 or inplanes != planes * 4:
             self.downsample = nn.Sequential(nn.Conv2d(inplanes, planes * 4, 1, stride, bias=False),
@@ -88,7 +144,8 @@ class RefBlock(nn.Module):
         act = (lambda m, z: m(z)) if self.aglu else (lambda m, z: torch.relu(z))
         out = act(getattr(self, 'unirect1', None), self.bn1(self.conv1(x)))
         out = act(getattr(self, 'unirect2', None), self.bn2(self.conv2(out)))
-        out = self.se(self.bn3(self.conv3(out)))
+        att = self.se if hasattr(self, 'se') else self.cbam
+        out = att(self.bn3(self.conv3(out)))
         out = out + (x if self.downsample is None else self.downsample(x))
         return act(getattr(self, 'unirect3', None), out)
 
@@ -97,7 +154,7 @@ class RefNet(nn.Module):
     """torchvision-style SE-ResNet(-Xt) with the public module names; cosine fc (scale 16)."""
 
     def __init__(self, layers=(3, 4, 6, 3), base=64, groups=1, base_width=64, apa=True, aglu=True,
-                 num_classes=10, head='cosine'):
+                 num_classes=10, head='cosine', attention='se'):
         super().__init__()
         self.conv1 = nn.Conv2d(3, base, 7, 2, 3, bias=False)
         self.bn1 = nn.BatchNorm2d(base)
@@ -110,7 +167,7 @@ class RefNet(nn.Module):
             blocks = []
             for j in range(n):
                 blocks.append(RefBlock(inplanes, base * 2**i, (1 if i == 0 else 2) if j == 0 else 1,
-                                       groups, base_width, apa, aglu))
+                                       groups, base_width, apa, aglu, attention))
                 inplanes = base * 2**i * 4
             setattr(self, f'layer{i + 1}', nn.Sequential(*blocks))
         self.head = head
@@ -157,13 +214,22 @@ def save_public(model, path):
                 'epoch': 199, 'args': argparse.Namespace(classif_norm='cosine')}, path)
 
 
-@pytest.mark.parametrize('kind', ['se-r50-apa-aglu', 'se-x50-sigmoid-relu-linear'])
+KINDS = {  # public models at 1/4 width
+    'se-r50-apa-aglu': dict(),
+    'se-x50-sigmoid-relu-linear': dict(groups=4, base_width=16, apa=False, aglu=False,
+                                       head='linear'),
+    'cbam-r50-apa-aglu': dict(attention='cbam'),  # cb_resnet50 / CBAMBottleneckGumbel
+    'cbam-r50-apa-sig-aglu': dict(attention='cbam-sig'),  # CBAMBottleneckGumbelSigmoid
+    'cbam-r50-sigmoid-relu': dict(attention='cbam', apa=False, aglu=False),  # CBAMBottleneck
+    'spatial-x50-apa-aglu': dict(attention='spatial', groups=4, base_width=16),  # sp_resnext50
+    'spatial-r50-sigmoid-relu': dict(attention='spatial', apa=False, aglu=False),
+}
+
+
+@pytest.mark.parametrize('kind', sorted(KINDS))
 def test_converted_classifier_gives_the_same_logits(tmp_path, kind):
     torch.manual_seed(0)
-    if kind == 'se-r50-apa-aglu':  # SE-R50 layout at 1/4 width
-        ref = RefNet(base=16, apa=True, aglu=True)
-    else:  # SE-ResNeXt (4 groups) at 1/4 width, Sigmoid SE, ReLU, linear classifier
-        ref = RefNet(base=16, groups=4, base_width=16, apa=False, aglu=False, head='linear')
+    ref = RefNet(base=16, **{**dict(apa=True, aglu=True), **KINDS[kind]})
     ref = randomize_bn(ref).double().eval()
     src, dst = tmp_path / 'public.pth', tmp_path / 'converted.pth'
     save_public(ref, src)
@@ -171,7 +237,11 @@ def test_converted_classifier_gives_the_same_logits(tmp_path, kind):
     out = torch.load(dst, map_location='cpu', weights_only=False)
     model = conv.verify(out['state_dict'], out['meta']['model_cfg'], False).double().eval()
     bb = out['meta']['model_cfg']['backbone']
-    assert bb['depth'] == 50 and bb.get('groups', 1) == (1 if kind.startswith('se-r50') else 4)
+    assert bb['depth'] == 50 and bb.get('groups', 1) == KINDS[kind].get('groups', 1)
+    if 'attention' in KINDS[kind]:
+        att = bb['attention_cfg']
+        assert att['type'] == 'CBAM' and att['style'] == 'apa'
+        assert att['mode'] == ('spatial' if kind.startswith('spatial') else 'both')
     x = real_image()
     with torch.no_grad():
         expected = ref(x)
@@ -205,8 +275,11 @@ def test_backbone_only_and_full_size_key_layout(tmp_path):
 
 
 def test_errors_are_one_line_and_name_the_key(tmp_path):
-    with pytest.raises(conv.ConversionError, match='layer1.0.cbam.ChannelGate.mlp.1.weight: CBAM'):
-        conv.map_key('layer1.0.cbam.ChannelGate.mlp.1.weight')
+    assert conv.map_key('layer1.0.cbam.ChannelGate.mlp.1.weight') == \
+        'backbone.layer1.0.attention.fc1.weight'
+    with pytest.raises(conv.ConversionError, match='layer1.0.cbam.ChannelGate.mlp.4.p: unknown '
+                       'CBAM parameter'):
+        conv.map_key('layer1.0.cbam.ChannelGate.mlp.4.p')
     with pytest.raises(conv.ConversionError, match="no 'model' entry"):
         conv.public_state_dict({'state_dict': {}, 'meta': 1}, src='x.pth')
     bad = tmp_path / 'bad.pth'

@@ -20,6 +20,12 @@ is exactly torchvision's ResNet layout, so the conv/BN/downsample keys are uncha
     layerX.Y.se.norm                   → backbone.layerX.Y.attention.norm        (LayerNorm)
     layerX.Y.se.excitation.0 / .2      → backbone.layerX.Y.attention.fc1 / fc2   (no bias)
     layerX.Y.se.uniact                 → backbone.layerX.Y.attention.gate        (APA)
+    layerX.Y.cbam.ChannelGate.norm     → backbone.layerX.Y.attention.norm        (CBAM, LayerNorm)
+    layerX.Y.cbam.ChannelGate.mlp.1/.3 → backbone.layerX.Y.attention.fc1 / fc2   (with bias)
+    layerX.Y.cbam.ChannelGate.uniact   → backbone.layerX.Y.attention.channel_gate (APA)
+    layerX.Y.cbam.SpatialGate.spatial.conv / .bn
+                                       → backbone.layerX.Y.attention.spatial_conv / spatial_norm
+    layerX.Y.cbam.SpatialGate.uniact   → backbone.layerX.Y.attention.spatial_gate (APA)
     fc.weight (cosine classifier)      → head.weight              (CosineClsHead)
     fc.scale  (learnable cosine scale) → head.scale_sqrt          (s = scale_sqrt², as public)
     fc.weight, fc.bias (linear)        → head.fc.weight, head.fc.bias (LinearClsHead)
@@ -37,9 +43,11 @@ own), for ``init_cfg=dict(type='Pretrained', checkpoint=DST)`` of a detector bac
 
 Public-code differences that are reported, not converted: its APA gates of some versions
 clamp κ to [−3.5, 3.5] and λ to ≤ 10 (gated_mm: no clamp) and its AGLU floors λ at 1e-8
-(gated_mm: 1e-4); a warning lists parameters outside gated_mm's identical range. CBAM
-checkpoints (``cbam.*``) and CIFAR ResNet-32 checkpoints (``linear.*``, ``layer*.*.shortcut``)
-are not supported yet (error).
+(gated_mm: 1e-4); a warning lists parameters outside gated_mm's identical range. CIFAR
+ResNet-32 checkpoints (``linear.*``, ``layer*.*.shortcut``) are not supported yet (error).
+CBAM / spatial-attention checkpoints (``cb_resnet50``, ``sp_resnet50``, ``sp_resnext50_32x4d``)
+become ``CBAM(style='apa')`` with mode 'both' or 'spatial' and each gate APA or Sigmoid as
+in the checkpoint.
 
 Output: ``{'state_dict': ..., 'meta': {'source', 'model_cfg', 'mapping': n keys, ...}}``.
 Labels: the public code re-indexes classes by descending training frequency; evaluate the
@@ -72,6 +80,16 @@ _BLOCK_RULES = [  # (public suffix regex, gated_mm suffix), applied to 'layerX.Y
     (r'^se\.excitation\.2\.weight$', 'attention.fc2.weight'),
     (r'^se\.uniact\.lambda_param$', 'attention.gate.lambda_'),
     (r'^se\.uniact\.kappa_param$', 'attention.gate.kappa'),
+    (r'^cbam\.ChannelGate\.norm\.(weight|bias)$', r'attention.norm.\1'),
+    (r'^cbam\.ChannelGate\.mlp\.1\.(weight|bias)$', r'attention.fc1.\1'),
+    (r'^cbam\.ChannelGate\.mlp\.3\.(weight|bias)$', r'attention.fc2.\1'),
+    (r'^cbam\.ChannelGate\.uniact\.lambda_param$', 'attention.channel_gate.lambda_'),
+    (r'^cbam\.ChannelGate\.uniact\.kappa_param$', 'attention.channel_gate.kappa'),
+    (r'^cbam\.SpatialGate\.spatial\.conv\.weight$', 'attention.spatial_conv.weight'),
+    (r'^cbam\.SpatialGate\.spatial\.bn\.(weight|bias|running_mean|running_var|'
+     r'num_batches_tracked)$', r'attention.spatial_norm.\1'),
+    (r'^cbam\.SpatialGate\.uniact\.lambda_param$', 'attention.spatial_gate.lambda_'),
+    (r'^cbam\.SpatialGate\.uniact\.kappa_param$', 'attention.spatial_gate.kappa'),
     (r'^(conv[123]\.weight)$', r'\1'),
     (r'^(bn[123]\.(weight|bias|running_mean|running_var|num_batches_tracked))$', r'\1'),
     (r'^(downsample\.[01]\.(weight|bias|running_mean|running_var|num_batches_tracked))$',
@@ -123,7 +141,7 @@ def map_key(key: str) -> str:
             if re.match(pat, m.group(2)):
                 return f'backbone.{m.group(1)}.{re.sub(pat, rep, m.group(2))}'
         if m.group(2).startswith('cbam.'):
-            raise ConversionError(f'{key}: CBAM checkpoints are not supported yet')
+            raise ConversionError(f'{key}: unknown CBAM parameter')
         if m.group(2).startswith('shortcut'):
             raise ConversionError(f'{key}: CIFAR ResNet (option-A shortcut) checkpoints are not '
                                   f'supported (GatedResNet has bottleneck blocks only)')
@@ -138,6 +156,25 @@ def map_key(key: str) -> str:
     if key.startswith('linear.'):
         raise ConversionError(f'{key}: CIFAR ResNet checkpoints are not supported')
     raise ConversionError(f'{key}: unknown parameter')
+
+
+def _cbam_cfg(state: Dict) -> dict:
+    """``CBAM`` config of the public ``cbam.CBAM`` (classification/cbam.py) in block layer1.0:
+    mode 'both' if it has a ``ChannelGate`` else 'spatial' (``no_channel=True``); each gate APA
+    if it has ``uniact`` else Sigmoid; the public layout (LayerNorm, Dropout(0.1), BN weight 1)
+    is ``style='apa'``."""
+    p = 'layer1.0.cbam.'
+    both = f'{p}ChannelGate.mlp.1.weight' in state
+    gate = (lambda part: dict(type='APA') if f'{p}{part}.uniact.lambda_param' in state else
+            dict(type='Sigmoid'))
+    cfg = dict(type='CBAM', mode='both' if both else 'spatial', style='apa',
+               spatial_gate_cfg=gate('SpatialGate'))
+    if both:
+        fc1 = state[f'{p}ChannelGate.mlp.1.weight']
+        cfg.update(ratio=int(fc1.shape[1]) // int(fc1.shape[0]), gate_cfg=gate('ChannelGate'))
+    else:
+        cfg['gate_cfg'] = cfg['spatial_gate_cfg']
+    return cfg
 
 
 def infer_model_cfg(state: Dict, scale: float = 16., num_classes: Optional[int] = None) -> dict:
@@ -183,6 +220,8 @@ def infer_model_cfg(state: Dict, scale: float = 16., num_classes: Optional[int] 
         if gated_layout:
             att.update(layer_norm=True, dropout=0.1)
         backbone['attention_cfg'] = att
+    elif 'layer1.0.cbam.SpatialGate.spatial.conv.weight' in state:
+        backbone['attention_cfg'] = _cbam_cfg(state)
     else:
         backbone['attention_cfg'] = None
     feat = int(state['layer4.0.conv3.weight'].shape[0])
