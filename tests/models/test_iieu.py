@@ -570,3 +570,36 @@ def test_zero_patch_tol_and_errors():
         IIEU(8, zero_patch='nan')
     with pytest.raises(ValueError, match='zero_patch_tol'):
         IIEU(8, zero_patch_tol=0.0)
+
+
+def public_differences(spec, dtype, seed=3):
+    """Max relative difference (max|ours − public| / max|public|) of IIEU(eps_mode='separate',
+    zero_patch='eps') and the public IIEUB transcription, output and every gradient, in
+    ``dtype`` (both sides)."""
+    conv, bn, x_pre, unit = make_case(spec, seed=seed)
+    conv, bn, x_pre = conv.to(dtype), bn.to(dtype), x_pre.to(dtype)
+    pub = IIEU(conv.out_channels, eps_mode='separate', zero_patch='eps').to(dtype)
+    pub.load_state_dict(unit.state_dict())
+
+    def run(fn):
+        conv.zero_grad()
+        pub.zero_grad()
+        xp = x_pre.clone().requires_grad_()
+        out = fn(xp)
+        out.backward(torch.ones_like(out) + out.detach().sign())
+        return [out.detach()] + [t.grad.clone() for t in (xp, conv.weight, pub.eta,
+                                                          pub.norm.weight, pub.norm.bias)]
+
+    got = run(lambda xp: pub(bn(conv(xp)), xp, conv))
+    want = run(lambda xp: public_iieub(bn(conv(xp)), xp, conv, pub.eta, pub.norm.weight,
+                                       pub.norm.bias))
+    names = ('output', 'grad x_pre', 'grad weight', 'grad eta', 'grad ln_w', 'grad ln_b')
+    return {n: ((a - b).abs().max() / b.abs().max()).item() for n, a, b in zip(names, got, want)}
+
+
+if __name__ == '__main__':  # the IIEU-B rows of docs/fidelity.md
+    for spec, name in zip(CONVS[:4], ('stem 7x7/2', '3x3/2', '1x1/2', '1x1')):
+        for dtype in (torch.float64, torch.float32):
+            d = public_differences(spec, dtype)
+            print(f'{name:10s} {str(dtype)[6:]:8s} output {d["output"]:.1e}  worst gradient '
+                  f'{max(v for k, v in d.items() if k != "output"):.1e}')
