@@ -288,3 +288,106 @@ def test_errors_are_one_line_and_name_the_key(tmp_path):
         conv.main([str(bad), str(tmp_path / 'o.pth')])
     with pytest.raises(SystemExit, match='source checkpoint not found'):
         conv.main([str(tmp_path / 'missing.pth'), str(tmp_path / 'o.pth')])
+
+
+# ------------------------------------------------ CIFAR ResNet_s (public resnet_cifar.py layout)
+class RefCifarSE(nn.Module):
+    """CIFAR SE (r = 4): APA variant LN → fc → ReLU → fc → Dropout → APA ('unact')."""
+
+    def __init__(self, c, apa):
+        super().__init__()
+        self.apa = apa
+        layers = [nn.Linear(c, c // 4, bias=False), nn.ReLU(), nn.Linear(c // 4, c, bias=False)]
+        if apa:
+            self.unact = RefAPA()
+            self.norm = nn.LayerNorm(c)
+            layers.append(nn.Dropout(0.1))
+        self.excitation = nn.Sequential(*layers)
+
+    def forward(self, x):
+        y = x.mean(dim=(2, 3))
+        y = self.excitation(self.norm(y) if self.apa else y)
+        return x * (self.unact(y) if self.apa else torch.sigmoid(y))[:, :, None, None]
+
+
+class RefCifarBlock(nn.Module):
+    """Basic block, option-A shortcut (stride-2 subsample, pad planes/4 channels each side)."""
+
+    def __init__(self, in_planes, planes, stride, apa, aglu, se):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_planes, planes, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        if se:
+            self.se = RefCifarSE(planes, apa)
+        if aglu:
+            self.unirect1, self.unirect2 = RefAGLU(), RefAGLU()
+        self.aglu = aglu
+        self.pad = planes // 4 if (stride != 1 or in_planes != planes) else None
+
+    def forward(self, x):
+        act1 = self.unirect1 if self.aglu else torch.relu
+        act2 = self.unirect2 if self.aglu else torch.relu
+        out = self.bn2(self.conv2(act1(self.bn1(self.conv1(x)))))
+        if hasattr(self, 'se'):
+            out = self.se(out)
+        sc = x if self.pad is None else nn.functional.pad(x[:, :, ::2, ::2],
+                                                          (0, 0, 0, 0, self.pad, self.pad))
+        return act2(out + sc)
+
+
+class RefCifarNet(nn.Module):
+
+    def __init__(self, n=5, apa=True, aglu=True, se=True, head='cosine', num_classes=10):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 16, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(16)
+        if aglu:
+            self.unirect = RefAGLU()
+        self.aglu = aglu
+        in_planes = 16
+        for i, planes in enumerate((16, 32, 64)):
+            blocks = []
+            for j in range(n):
+                blocks.append(RefCifarBlock(in_planes, planes, 2 if (i and not j) else 1, apa,
+                                            aglu, se))
+                in_planes = planes
+            setattr(self, f'layer{i + 1}', nn.Sequential(*blocks))
+        self.head = head
+        self.linear = nn.Linear(64, num_classes, bias=head == 'linear')
+
+    def forward(self, x):
+        x = self.bn1(self.conv1(x))
+        x = self.unirect(x) if self.aglu else torch.relu(x)
+        x = self.layer3(self.layer2(self.layer1(x))).mean(dim=(2, 3))
+        if self.head == 'linear':
+            return self.linear(x)
+        nx = x.norm(dim=1, keepdim=True)
+        w = self.linear.weight
+        return 16 * ((nx / (1 + nx)) * (x / nx)) @ (w / w.norm(dim=1, keepdim=True)).t()
+
+
+@pytest.mark.parametrize('kind', ['se-resnet32-apa-aglu-cosine', 'resnet32-relu-linear',
+                                  'se-resnet20-sigmoid-relu-linear'])
+def test_converted_cifar_resnet_gives_the_same_logits(tmp_path, kind):
+    torch.manual_seed(0)
+    args = {'se-resnet32-apa-aglu-cosine': dict(),
+            'resnet32-relu-linear': dict(apa=False, aglu=False, se=False, head='linear'),
+            'se-resnet20-sigmoid-relu-linear': dict(n=3, apa=False, aglu=False, head='linear')}
+    ref = randomize_bn(RefCifarNet(num_classes=100, **args[kind])).double().eval()
+    src, dst = tmp_path / 'public.pth', tmp_path / 'converted.pth'
+    save_public(ref, src)
+    conv.main([str(src), str(dst)])
+    out = torch.load(dst, map_location='cpu', weights_only=False)
+    bb = out['meta']['model_cfg']['backbone']
+    assert bb['type'] == 'GatedCifarResNet' and bb['depth'] == (20 if 'resnet20' in kind else 32)
+    model = conv.verify(out['state_dict'], out['meta']['model_cfg'], False).double().eval()
+    x = real_image(32)
+    with torch.no_grad():
+        expected = ref(x)
+        got = model.head(model.neck(model.backbone(x)))
+    assert got.shape == (1, 100)
+    torch.testing.assert_close(got, expected, rtol=1e-7, atol=1e-8)
+    with pytest.raises(conv.ConversionError, match='layer2.0.shortcut.0.weight: option-B'):
+        conv.map_cifar_key('layer2.0.shortcut.0.weight')
