@@ -97,16 +97,22 @@ def test_imagenet_lt_variants_are_all_there_and_differ_only_in_the_backbone():
         act, att, gate = GATES[path.name.split('_8xb32')[0]]
         bb = cfg.model.backbone
         assert bb.act_cfg.type == act and bb.attention_cfg.type == att
-        gate_cfg = bb.attention_cfg.gate_cfg
-        assert gate_cfg.type == gate
+        # the block the config resolves to (style='apa' fills the layout from the class)
+        from mmengine.registry import MODELS
+        block = MODELS.build(dict(bb.attention_cfg, channels=64))
+        gates = [getattr(block, n) for n in ('gate', 'channel_gate', 'spatial_gate')
+                 if hasattr(block, n)]
+        assert gates and all(type(g).__name__ == gate for g in gates)
+        if gate == 'APA':
+            lo, hi = ((-1., 0.) if att == 'GatedSE' else (0., 1.))
+            assert all(lo <= g.kappa.item() <= hi and 0 <= g.lambda_.item() <= 1 for g in gates)
         if gate == 'APA' and att == 'GatedSE':
-            assert bb.attention_cfg.layer_norm and bb.attention_cfg.dropout == 0.1
-            assert (tuple(gate_cfg.kappa_init), tuple(gate_cfg.lambda_init)) == ((-1., 0.),
-                                                                                 (0., 1.))
+            assert isinstance(block.norm, torch.nn.LayerNorm) and block.dropout.p == 0.1
         if att == 'CBAM':  # public APA code CBAM layout, also for the Sigmoid baseline
-            a = bb.attention_cfg
-            assert a.mode == ('spatial' if 'spatial' in path.name else 'both')
-            assert a.layer_norm and a.dropout == 0.1 and a.spatial_norm_weight_init == 1.0
+            assert block.mode == ('spatial' if 'spatial' in path.name else 'both')
+            assert block.spatial_norm.weight.item() == 1.0
+            if block.mode == 'both':
+                assert isinstance(block.norm, torch.nn.LayerNorm) and block.dropout.p == 0.1
         if 'resnext50-32x4d' in path.name:
             assert (bb.groups, bb.width_per_group) == (32, 4)
         for key in ('head', 'train_cfg', 'neck'):
@@ -140,8 +146,8 @@ def test_cifar100_lt_recipe():
     assert cfg.train_dataloader.dataset.imbalance_ratio == 100
     assert cfg.train_dataloader.dataset.dataset.type == 'CIFAR100'
     bb = cfg.model.backbone
-    assert (bb.depth, bb.attention_cfg.ratio, bb.attention_cfg.gate_cfg.type,
-            bb.act_cfg.type) == (32, 4, 'APA', 'AGLU')
+    assert (bb.depth, bb.attention_cfg.ratio, bb.attention_cfg.style,
+            bb.act_cfg.type) == (32, 4, 'apa', 'AGLU')
     types = [t['type'] for t in cfg.train_dataloader.dataset.dataset.pipeline]
     assert types == ['RandomCrop', 'RandomFlip', 'AutoAugment', 'Cutout', 'PackInputs']
     policy = cfg.train_dataloader.dataset.dataset.pipeline[2].policies

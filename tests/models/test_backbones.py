@@ -156,3 +156,37 @@ def test_registered_names_resolve_in_both_scopes(scope):
     assert isinstance(gate, APA) and isinstance(se, GatedSE)
     with pytest.raises(KeyError, match='NotAGate'):
         registry.build(dict(type='GatedSE', channels=8, gate_cfg=dict(type='NotAGate')))
+
+
+@pytest.mark.parametrize('depth', [18, 34])
+def test_resnet18_34_basic_blocks_equal_torchvision(depth):
+    """depth 18/34 build basic-block ResNets; with ReLU and no attention they are torchvision's
+    resnet18/34 (same state-dict keys and shapes; the same features in float64)."""
+    torchvision = pytest.importorskip('torchvision')
+    from gated_mm.models.backbones import GatedResNet
+    from gated_mm.models.backbones.gated_basic_block import GatedBasicBlock
+    torch.manual_seed(0)
+    ours = GatedResNet(depth=depth, act_cfg=dict(type='ReLU', inplace=True), attention_cfg=None,
+                       out_indices=(0, 1, 2, 3)).double().eval()
+    ref = getattr(torchvision.models, f'resnet{depth}')().double().eval()
+    assert all(isinstance(b, GatedBasicBlock) for b in ours.layer1)
+    assert [len(getattr(ours, f'layer{i}')) for i in range(1, 5)] == \
+        [len(getattr(ref, f'layer{i}')) for i in range(1, 5)]
+    theirs = {k: v for k, v in ref.state_dict().items() if not k.startswith('fc.')}
+    assert {k: tuple(v.shape) for k, v in ours.state_dict().items()} == \
+        {k: tuple(v.shape) for k, v in theirs.items()}
+    for m in ref.modules():  # non-trivial BN statistics
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.2, 0.2)
+            m.running_var.uniform_(0.5, 1.5)
+            m.weight.data.uniform_(0.5, 1.5)
+    ours.load_state_dict({k: v for k, v in ref.state_dict().items() if not k.startswith('fc.')})
+    x = torch.randn(2, 3, 64, 64, dtype=torch.float64)
+    feats = ours(x)
+    assert [f.shape[1] for f in feats] == [64, 128, 256, 512]
+    r = ref.maxpool(ref.relu(ref.bn1(ref.conv1(x))))
+    for i, f in enumerate(feats):
+        r = getattr(ref, f'layer{i + 1}')(r)
+        torch.testing.assert_close(f, r, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match='needs groups=1'):
+        GatedResNet(depth=18, groups=2, width_per_group=32)

@@ -271,8 +271,10 @@ def test_factory_names_gates_and_scopes(scope):
         ge = registry.build(dict(type='GatherExcite', channels=16, variant='theta-', extent=2))
     assert isinstance(cbam, CBAM) and isinstance(ge, GatherExcite)
     assert attention_cfg('se', 'apa', 'apa') == dict(
-        type='GatedSE', ratio=16, layer_norm=True, dropout=0.1,
+        type='GatedSE', ratio=16, style='apa',
         gate_cfg=dict(type='APA', kappa_init=(-1.0, 0.0), lambda_init=(0.0, 1.0)))
+    assert attention_cfg('cbam', style='apa') == dict(type='CBAM', ratio=16, mode='both',
+                                                      style='apa')
     with pytest.raises(ValueError, match="unknown name 'bam'"):
         attention_cfg('bam')
     with pytest.raises(ValueError, match="style='apa' exists for se and cbam"):
@@ -305,3 +307,46 @@ def test_plugins_in_upstream_mmdet_resnet():
     assert [o.shape[1] for o in outs] == [16, 32, 64, 128]
     sum(o.sum() for o in outs).backward()
     assert block.cbam.spatial_conv.weight.grad is not None
+
+
+def _fingerprint(m):
+    return str(m), [(k, v.clone()) for k, v in m.state_dict().items()]
+
+
+@pytest.mark.parametrize('name', sorted(ATTENTION_BLOCKS))
+def test_alias_and_class_config_build_the_same_module(name):
+    """GatedAttention(name, gate, style) is a thin alias: it builds the module the class config
+    builds (same repr, same parameters from the same seed): one definition per variant."""
+    from gated_mm.models.attention import GatedSE
+    from mmengine.registry import MODELS
+    extra = dict(feat_size=3) if name in ('ge-theta', 'ge-theta+') else {}
+    cls_cfg = dict(ATTENTION_BLOCKS[name])
+    cls = MODELS.get(cls_cfg['type'])
+    styles = ('original', 'apa') if hasattr(cls, 'STYLES') else ('original', )
+    for style in styles:
+        for gate, gate_cfg in ((None, None), ('sigmoid', dict(type='Sigmoid')),
+                               ('apa', cls.APA_GATE)):
+            torch.manual_seed(0)
+            a = MODELS.build(dict(type='GatedAttention', name=name, gate=gate, style=style,
+                                  channels=32, **extra))
+            torch.manual_seed(0)
+            want = dict(cls_cfg, channels=32, **extra)
+            if hasattr(cls, 'STYLES'):
+                want['style'] = style
+            if gate_cfg is not None:
+                want['gate_cfg'] = gate_cfg
+            b = MODELS.build(want)
+            (ra, sa), (rb, sb) = _fingerprint(a), _fingerprint(b)
+            assert ra == rb and [k for k, _ in sa] == [k for k, _ in sb]
+            assert all(torch.equal(x, y) for (_, x), (_, y) in zip(sa, sb))
+    # the style is the APA paper's layout, and the same as the spelled-out arguments
+    torch.manual_seed(1)
+    se = GatedSE(32, style='apa')
+    torch.manual_seed(1)
+    spelled = GatedSE(32, gate_cfg=dict(type='APA', kappa_init=(-1.0, 0.0),
+                                        lambda_init=(0.0, 1.0)), layer_norm=True, dropout=0.1)
+    assert _fingerprint(se)[0] == _fingerprint(spelled)[0]
+    assert all(torch.equal(x, y) for (_, x), (_, y) in zip(_fingerprint(se)[1],
+                                                           _fingerprint(spelled)[1]))
+    with pytest.raises(ValueError, match='style must be one of'):
+        GatedSE(32, style='timm')

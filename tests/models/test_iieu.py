@@ -2,7 +2,8 @@
 
 The references compute the patch norm ‖x‖ with an independent route: a copy of the conv with
 all-ones weights applied to x_pre² (torch does the padding, stride, dilation and groups), or,
-for the public-code check, the public formula k·sqrt(AvgPool(Σ_c x²)) of REFERENCE section 3.
+for the public-code check, a float64 transcription of the public ``IIEUB.forward``
+(github.com/SudongCAI/IIEU, MODELS/resnet_iieub_timm.py).
 Gradients are compared with autograd through the reference, and gradcheck covers every
 learnable parameter and input.
 """
@@ -121,31 +122,60 @@ def test_groups_use_the_group_patch_and_full_mode_uses_all_channels():
     assert cos.abs().max() <= 1 + 1e-12
 
 
-def public_patch_norm(x_pre, k, s, p):
-    """REFERENCE section 3: sqrt(k²·AvgPool_{k,s,p}(Σ_c x²)), count_include_pad; 1×1: channel
-    norm subsampled by the stride."""
-    sq = (x_pre**2).sum(1, keepdim=True)
+def public_iieub(xt, x_pre, conv, eta, ln_w, ln_b):
+    """float64 transcription of the public IIEUB.forward / compute (github.com/SudongCAI/IIEU,
+    MODELS/resnet_iieub_timm.py), written from that source: k > 1: 1/(sqrt(AvgPool_{k,s,p}(
+    ‖x‖_C²)) + ε) · 1/k; strided 1×1: 1/(‖AvgPool_{1,s}(x)‖_C + ε); 1×1: 1/(‖x‖_C + ε); filter
+    1/(‖w‖ + ε); m = −η + shift + x̃·(1/‖w‖)(1/‖x‖); out = η x̃ e^m if m < 0 else η x̃ + m x̃."""
+    k, s, p = conv.kernel_size[0], conv.stride[0], conv.padding[0]
+    eps, c = 1e-8, conv.out_channels
     if k > 1:
-        return k * torch.sqrt(F.avg_pool2d(sq, k, s, p, count_include_pad=True))
-    return torch.sqrt(sq[:, :, ::s, ::s])
+        sq = torch.linalg.vector_norm(x_pre, dim=1, keepdim=True).pow(2)
+        inv_x = 1 / (torch.sqrt(F.avg_pool2d(sq, k, s, p)) + eps) * (1.0 / k)
+    elif s > 1:
+        inv_x = 1 / (torch.linalg.vector_norm(F.avg_pool2d(x_pre, 1, s, p), dim=1,
+                                              keepdim=True) + eps)
+    else:
+        inv_x = 1 / (torch.linalg.vector_norm(x_pre, dim=1, keepdim=True) + eps)
+    inv_w = (1 / (torch.linalg.vector_norm(conv.weight.view(c, -1), dim=1) + eps)).view(1, c, 1,
+                                                                                        1)
+    shift = torch.sigmoid(F.layer_norm(xt.mean(dim=(2, 3)), (c, ), ln_w, ln_b, 1e-6))
+    m = -eta.view(1, c, 1, 1) + shift[:, :, None, None] + inv_w * xt * inv_x
+    b = eta.view(1, c, 1, 1)
+    return torch.where(m < 0, b * xt * torch.exp(m.clamp(max=0)), b * xt + m * xt)
 
 
 @pytest.mark.parametrize('spec', CONVS[:4], ids=['stem', '3x3s2', '1x1s2', '1x1'])
-def test_separate_eps_mode_equals_public_code_formula(spec):
+def test_separate_eps_mode_equals_public_code(spec):
+    """eps_mode='separate', zero_patch='eps' is the public IIEUB to rounding, outputs and every
+    gradient (x_pre, conv weight, η, LayerNorm weight and bias), float64."""
     conv, bn, x_pre, unit = make_case(spec, seed=3)
-    pub = IIEU(conv.out_channels, eps_mode='separate').to(D)
+    pub = IIEU(conv.out_channels, eps_mode='separate', zero_patch='eps').to(D)
     pub.load_state_dict(unit.state_dict())
+
+    def run(fn):
+        conv.zero_grad()
+        pub.zero_grad()
+        xp = x_pre.clone().requires_grad_()
+        out = fn(xp)
+        out.backward(torch.ones_like(out) + out.detach().sign())
+        return [out.detach()] + [t.grad.clone() for t in (xp, conv.weight, pub.eta,
+                                                          pub.norm.weight, pub.norm.bias)]
+
+    got = run(lambda xp: pub(bn(conv(xp)), xp, conv))
+    want = run(lambda xp: public_iieub(bn(conv(xp)), xp, conv, pub.eta, pub.norm.weight,
+                                       pub.norm.bias))
+    for a, b, name in zip(got, want, ('out', 'x_pre', 'weight', 'eta', 'ln_w', 'ln_b')):
+        torch.testing.assert_close(a, b, rtol=1e-11, atol=1e-13, msg=name)
+    # the paper's ε placement (default) differs from the public one at the kε/‖x‖ level only
     xt = bn(conv(x_pre)).detach()
-    k, s, p = conv.kernel_size[0], conv.stride[0], conv.padding[0]
-    eps = 1e-8
-    inv = 1 / (public_patch_norm(x_pre, k, s, p) + eps) / (
-        conv.weight.flatten(1).norm(dim=1)[None, :, None, None] + eps)
-    nu = torch.sigmoid(ln(xt.mean(dim=(2, 3)), unit.norm.weight, unit.norm.bias,
-                          1e-6))[:, :, None, None]
-    want = varsigma(xt * inv + nu, unit.eta[None, :, None, None]) * xt
-    torch.testing.assert_close(pub(xt, x_pre, conv), want, rtol=1e-12, atol=1e-12)
-    # the paper's ε placement differs from the public one only at the 1e-8 level
-    torch.testing.assert_close(unit(xt, x_pre, conv), want, rtol=1e-6, atol=1e-7)
+    torch.testing.assert_close(unit(xt, x_pre, conv), want[0], rtol=1e-6, atol=1e-7)
+
+
+def test_public_patch_eps_factor():
+    from gated_mm.models.activations.iieu import public_patch_eps_factor
+    assert public_patch_eps_factor((1, 1)) == 1.0
+    assert public_patch_eps_factor((3, 3)) == 3.0 and public_patch_eps_factor((7, 7)) == 7.0
 
 
 def test_gradcheck_every_parameter_and_input():
@@ -356,7 +386,7 @@ def test_saved_memory_at_most_half_of_straightforward_autograd():
     xt = torch.randn(4, 32, 28, 28, requires_grad=True)
 
     def straightforward(xt, x_pre):
-        x_norm = public_patch_norm(x_pre, 3, 1, 1)
+        x_norm = 3 * torch.sqrt(F.avg_pool2d((x_pre**2).sum(1, keepdim=True), 3, 1, 1))
         w_norm = conv.weight.flatten(1).norm(dim=1)[None, :, None, None]
         nu = torch.sigmoid(F.layer_norm(xt.mean(dim=(2, 3)), (32, ), unit.norm.weight,
                                         unit.norm.bias, 1e-6))[:, :, None, None]
@@ -379,3 +409,197 @@ def test_saved_memory_at_most_half_of_straightforward_autograd():
     ref, want = saved_bytes(straightforward)
     torch.testing.assert_close(out, want, rtol=1e-5, atol=1e-5)  # the same function
     assert ours <= 0.5 * ref, ours / ref
+
+
+# ----------------------------------------------------------------------------- small C (IIEU-DC)
+@pytest.mark.parametrize('c', [4, 8, 15, 16, 31])
+def test_dynamic_coupler_small_channel_counts(c):
+    """C < 2·16: hidden width max(C // 16, 1) = 1 (public: 0 for C < 16, NaN at C = 16 from
+    the unbiased std of one element); the single-entry standardisation is 0, so ν = sigmoid(β).
+    Outputs and all parameter gradients against a float64 reference with that rule."""
+    torch.manual_seed(c)
+    m = DynamicCoupler(c).to(D)
+    assert m.hidden == 1
+    with torch.no_grad():
+        m.shift_bias.uniform_(-0.5, 0.5)
+        m.norm_out.weight.uniform_(0.5, 1.5)
+    x, res = torch.randn(2, c, 3, 4, dtype=D), torch.randn(2, c, 3, 4, dtype=D)
+
+    def ref(x, res):
+        n = x.shape[0]
+        pooled = torch.cat([x.mean(dim=(2, 3)), res.mean(dim=(2, 3))], dim=1)
+        a = ln(pooled, m.norm_in.weight, m.norm_in.bias, 1e-6).view(n, 2, c)
+        u = a @ m.fc1.weight.T  # (N, 2, 1)
+        cos = u / (a.norm(dim=-1, keepdim=True) * m.fc1.weight.norm(dim=1) + 1e-8)
+        u = varsigma(cos + torch.sigmoid(m.shift_bias), m.eta) * u
+        logits = ln((u @ m.fc2.weight.T).reshape(n, 2 * c), m.norm_out.weight, m.norm_out.bias,
+                    1e-6)
+        alpha = torch.softmax(logits.view(n, 2, c), dim=1)[..., None, None]
+        return alpha[:, 0] * x + alpha[:, 1] * res
+
+    def run(fn):
+        m.zero_grad()
+        xx, rr = x.clone().requires_grad_(), res.clone().requires_grad_()
+        out = fn(xx, rr)
+        out.backward(torch.ones_like(out) + out.detach().sign())
+        grads = [xx.grad, rr.grad] + [p.grad if p.grad is not None else torch.zeros_like(p)
+                                      for p in m.parameters()]
+        return [out.detach()] + [g.clone() for g in grads]
+
+    got, want = run(m), run(ref)
+    for a, b in zip(got, want):
+        assert torch.isfinite(a).all()
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)
+    assert m.fc1.weight.grad.abs().sum() > 0  # α depends on the input through fc1
+
+
+# ----------------------------------------------------------------------------- zero-norm patches
+def _stem(seed=11):
+    """A ResNet stem conv (7×7, stride 2, pad 3) + eval-mode BN with random statistics."""
+    torch.manual_seed(seed)
+    conv = torch.nn.Conv2d(3, 8, 7, 2, 3, bias=False)
+    bn = torch.nn.BatchNorm2d(8).eval()
+    with torch.no_grad():
+        bn.running_mean.uniform_(-0.5, 0.5)
+        bn.running_var.uniform_(0.5, 2.0)
+        bn.weight.uniform_(0.5, 1.5)
+        bn.bias.uniform_(-1.0, 1.0)
+    return conv, bn
+
+
+def _units(**kw):
+    """The default unit and the public-behaviour unit with the same parameters; the shift ν made
+    independent of GAP (LayerNorm weight 0) so that only the patch norms see the padding."""
+    unit = IIEU(8, **kw)
+    with torch.no_grad():
+        unit.eta.uniform_(0.0, 0.6)
+        unit.norm.weight.zero_()
+        unit.norm.bias.uniform_(-1.0, 1.0)
+    public = IIEU(8, zero_patch='eps', eps_mode='separate')
+    public.load_state_dict(unit.state_dict())
+    return unit, public
+
+
+def _padded_batch(dtype=torch.float32, device='cpu'):
+    """Two 16×16 images zero-padded (mmdet-style, right/bottom, after normalisation) to 24×24."""
+    torch.manual_seed(12)
+    imgs = torch.randn(2, 3, 16, 16, dtype=dtype, device=device)
+    batch = torch.zeros(2, 3, 24, 24, dtype=dtype, device=device)
+    batch[:, :, :16, :16] = imgs
+    return imgs, batch
+
+
+def _check_zero_patch_run(conv, bn, unit, public, imgs, batch, autocast_dtype=None):
+    dev = batch.device.type
+    ctx = (torch.autocast(dev, dtype=autocast_dtype) if autocast_dtype is not None else
+           torch.autocast(dev, enabled=False))
+    xp = batch.clone().requires_grad_()
+    conv.zero_grad()
+    unit.zero_grad()
+    with ctx:
+        xt = bn(conv(xp))
+        out = unit(xt, xp, conv)
+        alone = unit(bn(conv(imgs)), imgs, conv)
+        pub = public(xt, xp, conv)
+    (out.float()**2).sum().backward()
+    # no NaN/Inf in outputs or gradients
+    for t in (out, xp.grad, conv.weight.grad, unit.eta.grad, unit.norm.weight.grad,
+              unit.norm.bias.grad):
+        assert torch.isfinite(t).all()
+    # stated bound: where the patch is all zeros (output rows/cols >= 10: input 2i-3 >= 16)
+    # φ = ς(ν)·x̃ with ν in (0, 1), so |φ| <= max(1, |η|)·|x̃|; everywhere |φ| stays O(|x̃|²)
+    eta = unit.eta.detach().abs().clamp(min=1.0).view(1, 8, 1, 1)
+    zero = (slice(None), slice(None), slice(10, None), slice(10, None))
+    tol = 1e-2 if autocast_dtype is not None else 1e-6
+    assert (out.float()[zero].abs() <= eta * xt.float()[zero].abs() * (1 + tol) + tol).all()
+    assert out.float().abs().max() < 1e3
+    # the public behaviour is x̃/(kε‖w‖) there: what the option prevents
+    assert pub.float()[zero].abs().max() > 1e4 or not torch.isfinite(pub).all()
+    # the unpadded region is unchanged by the padding (conv zero-pads its border the same way)
+    rtol = 2e-2 if autocast_dtype is not None else 1e-5
+    torch.testing.assert_close(out[:, :, :8, :8].float(), alone.float(), rtol=rtol, atol=rtol)
+    return out, pub
+
+
+def test_zero_patches_float32_bounded_finite_and_padding_invariant():
+    conv, bn = _stem()
+    unit, public = _units()
+    imgs, batch = _padded_batch()
+    out, pub = _check_zero_patch_run(conv, bn, unit, public, imgs, batch)
+    assert out.dtype == torch.float32
+    # zero_patch='eps', eps_mode='separate' is the public formula at the zero patches too
+    conv, bn, public, batch = (copy.deepcopy(conv).double(), copy.deepcopy(bn).double(),
+                               copy.deepcopy(public).double(), batch.double())
+    xt = bn(conv(batch)).detach()
+    torch.testing.assert_close(public(xt, batch, conv),
+                               public_iieub(xt, batch, conv, public.eta, public.norm.weight,
+                                            public.norm.bias), rtol=1e-12, atol=0)
+
+
+def test_zero_patches_bfloat16_autocast_cpu():
+    conv, bn = _stem()
+    unit, public = _units()
+    imgs, batch = _padded_batch()
+    out, _ = _check_zero_patch_run(conv, bn, unit, public, imgs, batch, torch.bfloat16)
+    assert out.dtype == torch.bfloat16
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='float16 autocast needs CUDA')
+def test_zero_patches_float16_autocast_cuda():
+    conv, bn = _stem()
+    conv, bn = conv.cuda(), bn.cuda()
+    unit, public = _units()
+    unit, public = unit.cuda(), public.cuda()
+    imgs, batch = _padded_batch(device='cuda')
+    out, pub = _check_zero_patch_run(conv, bn, unit, public, imgs, batch, torch.float16)
+    assert out.dtype == torch.float16
+    assert not torch.isfinite(pub).all()  # the public behaviour overflows float16
+
+
+def test_zero_patch_tol_and_errors():
+    conv, bn = _stem()
+    unit = IIEU(8)
+    assert unit.zero_patch == 'zero' and unit.zero_patch_tol == 1e-6
+    x_pre = torch.zeros(1, 3, 8, 8)
+    xt = bn(conv(x_pre)).detach()
+    # all patches zero: r̂ = ν exactly
+    nu = torch.sigmoid(F.layer_norm(xt.mean(dim=(2, 3)), (8, ), unit.norm.weight,
+                                    unit.norm.bias, 1e-6))[:, :, None, None]
+    torch.testing.assert_close(unit(xt, x_pre, conv), varsigma(nu, unit.eta.view(1, 8, 1, 1)) * xt)
+    with pytest.raises(ValueError, match='zero_patch'):
+        IIEU(8, zero_patch='nan')
+    with pytest.raises(ValueError, match='zero_patch_tol'):
+        IIEU(8, zero_patch_tol=0.0)
+
+
+def public_differences(spec, dtype, seed=3):
+    """Max relative difference (max|ours − public| / max|public|) of IIEU(eps_mode='separate',
+    zero_patch='eps') and the public IIEUB transcription, output and every gradient, in
+    ``dtype`` (both sides)."""
+    conv, bn, x_pre, unit = make_case(spec, seed=seed)
+    conv, bn, x_pre = conv.to(dtype), bn.to(dtype), x_pre.to(dtype)
+    pub = IIEU(conv.out_channels, eps_mode='separate', zero_patch='eps').to(dtype)
+    pub.load_state_dict(unit.state_dict())
+
+    def run(fn):
+        conv.zero_grad()
+        pub.zero_grad()
+        xp = x_pre.clone().requires_grad_()
+        out = fn(xp)
+        out.backward(torch.ones_like(out) + out.detach().sign())
+        return [out.detach()] + [t.grad.clone() for t in (xp, conv.weight, pub.eta,
+                                                          pub.norm.weight, pub.norm.bias)]
+
+    got = run(lambda xp: pub(bn(conv(xp)), xp, conv))
+    want = run(lambda xp: public_iieub(bn(conv(xp)), xp, conv, pub.eta, pub.norm.weight,
+                                       pub.norm.bias))
+    names = ('output', 'grad x_pre', 'grad weight', 'grad eta', 'grad ln_w', 'grad ln_b')
+    return {n: ((a - b).abs().max() / b.abs().max()).item() for n, a, b in zip(names, got, want)}
+
+
+if __name__ == '__main__':  # the IIEU-B rows of docs/fidelity.md
+    for spec, name in zip(CONVS[:4], ('stem 7x7/2', '3x3/2', '1x1/2', '1x1')):
+        for dtype in (torch.float64, torch.float32):
+            d = public_differences(spec, dtype)
+            print(f'{name:10s} {str(dtype)[6:]:8s} output {d["output"]:.1e}  worst gradient '
+                  f'{max(v for k, v in d.items() if k != "output"):.1e}')

@@ -20,6 +20,12 @@ is exactly torchvision's ResNet layout, so the conv/BN/downsample keys are uncha
     layerX.Y.se.norm                   → backbone.layerX.Y.attention.norm        (LayerNorm)
     layerX.Y.se.excitation.0 / .2      → backbone.layerX.Y.attention.fc1 / fc2   (no bias)
     layerX.Y.se.uniact                 → backbone.layerX.Y.attention.gate        (APA)
+    layerX.Y.cbam.ChannelGate.norm     → backbone.layerX.Y.attention.norm        (CBAM, LayerNorm)
+    layerX.Y.cbam.ChannelGate.mlp.1/.3 → backbone.layerX.Y.attention.fc1 / fc2   (with bias)
+    layerX.Y.cbam.ChannelGate.uniact   → backbone.layerX.Y.attention.channel_gate (APA)
+    layerX.Y.cbam.SpatialGate.spatial.conv / .bn
+                                       → backbone.layerX.Y.attention.spatial_conv / spatial_norm
+    layerX.Y.cbam.SpatialGate.uniact   → backbone.layerX.Y.attention.spatial_gate (APA)
     fc.weight (cosine classifier)      → head.weight              (CosineClsHead)
     fc.scale  (learnable cosine scale) → head.scale_sqrt          (s = scale_sqrt², as public)
     fc.weight, fc.bias (linear)        → head.fc.weight, head.fc.bias (LinearClsHead)
@@ -37,9 +43,16 @@ own), for ``init_cfg=dict(type='Pretrained', checkpoint=DST)`` of a detector bac
 
 Public-code differences that are reported, not converted: its APA gates of some versions
 clamp κ to [−3.5, 3.5] and λ to ≤ 10 (gated_mm: no clamp) and its AGLU floors λ at 1e-8
-(gated_mm: 1e-4); a warning lists parameters outside gated_mm's identical range. CBAM
-checkpoints (``cbam.*``) and CIFAR ResNet-32 checkpoints (``linear.*``, ``layer*.*.shortcut``)
-are not supported yet (error).
+(gated_mm: 1e-4); a warning lists parameters outside gated_mm's identical range. CIFAR
+ResNet-32 checkpoints (``classification/resnet_cifar.py``, ``ResNet_s``: ``resnet32`` and
+``se_resnet32`` with ``unirect`` / ``se.unact`` / ``linear``) become ``GatedCifarResNet``
+(depth 6n + 2 from the blocks per stage, option-A shortcuts, SE style 'apa' if ``se.norm``):
+``unirect`` → ``stem_act``, ``unirect1`` / ``unirect2`` → ``act1`` / ``act_add``,
+``se.unact`` → ``attention.gate``, ``linear`` → the head; option-B shortcuts and the
+NormedLinear classifier are rejected.
+CBAM / spatial-attention checkpoints (``cb_resnet50``, ``sp_resnet50``, ``sp_resnext50_32x4d``)
+become ``CBAM(style='apa')`` with mode 'both' or 'spatial' and each gate APA or Sigmoid as
+in the checkpoint.
 
 Output: ``{'state_dict': ..., 'meta': {'source', 'model_cfg', 'mapping': n keys, ...}}``.
 Labels: the public code re-indexes classes by descending training frequency; evaluate the
@@ -72,6 +85,16 @@ _BLOCK_RULES = [  # (public suffix regex, gated_mm suffix), applied to 'layerX.Y
     (r'^se\.excitation\.2\.weight$', 'attention.fc2.weight'),
     (r'^se\.uniact\.lambda_param$', 'attention.gate.lambda_'),
     (r'^se\.uniact\.kappa_param$', 'attention.gate.kappa'),
+    (r'^cbam\.ChannelGate\.norm\.(weight|bias)$', r'attention.norm.\1'),
+    (r'^cbam\.ChannelGate\.mlp\.1\.(weight|bias)$', r'attention.fc1.\1'),
+    (r'^cbam\.ChannelGate\.mlp\.3\.(weight|bias)$', r'attention.fc2.\1'),
+    (r'^cbam\.ChannelGate\.uniact\.lambda_param$', 'attention.channel_gate.lambda_'),
+    (r'^cbam\.ChannelGate\.uniact\.kappa_param$', 'attention.channel_gate.kappa'),
+    (r'^cbam\.SpatialGate\.spatial\.conv\.weight$', 'attention.spatial_conv.weight'),
+    (r'^cbam\.SpatialGate\.spatial\.bn\.(weight|bias|running_mean|running_var|'
+     r'num_batches_tracked)$', r'attention.spatial_norm.\1'),
+    (r'^cbam\.SpatialGate\.uniact\.lambda_param$', 'attention.spatial_gate.lambda_'),
+    (r'^cbam\.SpatialGate\.uniact\.kappa_param$', 'attention.spatial_gate.kappa'),
     (r'^(conv[123]\.weight)$', r'\1'),
     (r'^(bn[123]\.(weight|bias|running_mean|running_var|num_batches_tracked))$', r'\1'),
     (r'^(downsample\.[01]\.(weight|bias|running_mean|running_var|num_batches_tracked))$',
@@ -123,10 +146,10 @@ def map_key(key: str) -> str:
             if re.match(pat, m.group(2)):
                 return f'backbone.{m.group(1)}.{re.sub(pat, rep, m.group(2))}'
         if m.group(2).startswith('cbam.'):
-            raise ConversionError(f'{key}: CBAM checkpoints are not supported yet')
+            raise ConversionError(f'{key}: unknown CBAM parameter')
         if m.group(2).startswith('shortcut'):
-            raise ConversionError(f'{key}: CIFAR ResNet (option-A shortcut) checkpoints are not '
-                                  f'supported (GatedResNet has bottleneck blocks only)')
+            raise ConversionError(f'{key}: a CIFAR ResNet (option-A shortcut) key in an '
+                                  f'ImageNet-layout (bottleneck) checkpoint')
         raise ConversionError(f'{key}: unknown block parameter')
     for pat, rep in _STEM_RULES:
         if re.match(pat, key):
@@ -136,8 +159,28 @@ def map_key(key: str) -> str:
     if key in ('fc.weight', 'fc.bias'):
         return key  # resolved by head type in convert()
     if key.startswith('linear.'):
-        raise ConversionError(f'{key}: CIFAR ResNet checkpoints are not supported')
+        raise ConversionError(f'{key}: a CIFAR ResNet classifier key in an ImageNet-layout '
+                              f'checkpoint')
     raise ConversionError(f'{key}: unknown parameter')
+
+
+def _cbam_cfg(state: Dict) -> dict:
+    """``CBAM`` config of the public ``cbam.CBAM`` (classification/cbam.py) in block layer1.0:
+    mode 'both' if it has a ``ChannelGate`` else 'spatial' (``no_channel=True``); each gate APA
+    if it has ``uniact`` else Sigmoid; the public layout (LayerNorm, Dropout(0.1), BN weight 1)
+    is ``style='apa'``."""
+    p = 'layer1.0.cbam.'
+    both = f'{p}ChannelGate.mlp.1.weight' in state
+    gate = (lambda part: dict(type='APA') if f'{p}{part}.uniact.lambda_param' in state else
+            dict(type='Sigmoid'))
+    cfg = dict(type='CBAM', mode='both' if both else 'spatial', style='apa',
+               spatial_gate_cfg=gate('SpatialGate'))
+    if both:
+        fc1 = state[f'{p}ChannelGate.mlp.1.weight']
+        cfg.update(ratio=int(fc1.shape[1]) // int(fc1.shape[0]), gate_cfg=gate('ChannelGate'))
+    else:
+        cfg['gate_cfg'] = cfg['spatial_gate_cfg']
+    return cfg
 
 
 def infer_model_cfg(state: Dict, scale: float = 16., num_classes: Optional[int] = None) -> dict:
@@ -183,6 +226,8 @@ def infer_model_cfg(state: Dict, scale: float = 16., num_classes: Optional[int] 
         if gated_layout:
             att.update(layer_norm=True, dropout=0.1)
         backbone['attention_cfg'] = att
+    elif 'layer1.0.cbam.SpatialGate.spatial.conv.weight' in state:
+        backbone['attention_cfg'] = _cbam_cfg(state)
     else:
         backbone['attention_cfg'] = None
     feat = int(state['layer4.0.conv3.weight'].shape[0])
@@ -208,10 +253,10 @@ def range_warnings(state: Dict) -> list:
     """Parameters where the public code and gated_mm compute differently (module docstring)."""
     out = []
     for k, v in state.items():
-        if k.endswith('uniact.kappa_param') and (v.abs() > 3.5).any():
+        if k.endswith(('uniact.kappa_param', 'unact.kappa_param')) and (v.abs() > 3.5).any():
             out.append(f'{k} = {v.flatten().tolist()} outside [-3.5, 3.5] (clamped by some '
                        f'public versions)')
-        if k.endswith('uniact.lambda_param') and (v > 10).any():
+        if k.endswith(('uniact.lambda_param', 'unact.lambda_param')) and (v > 10).any():
             out.append(f'{k} = {v.flatten().tolist()} > 10 (clamped by some public versions)')
         if 'unirect' in k or k.startswith('relu.'):
             if k.endswith('lambda_param') and (v < 1e-4).any():
@@ -220,17 +265,120 @@ def range_warnings(state: Dict) -> list:
     return out
 
 
+# CIFAR ResNet_s of the public classification/resnet_cifar.py (resnet32 / se_resnet32):
+# stem 'unirect', blocks unirect1 (after bn1) / unirect2 (after the add), SE 'se.unact',
+# parameter-free option-A shortcut, classifier 'linear'
+_CIFAR_BLOCK_RULES = [
+    (r'^unirect1\.(lambda|kappa)_param$', r'act1.\1'),
+    (r'^unirect2\.(lambda|kappa)_param$', r'act_add.\1'),
+    (r'^se\.norm\.(weight|bias)$', r'attention.norm.\1'),
+    (r'^se\.excitation\.0\.weight$', 'attention.fc1.weight'),
+    (r'^se\.excitation\.2\.weight$', 'attention.fc2.weight'),
+    (r'^se\.unact\.(lambda|kappa)_param$', r'attention.gate.\1'),
+    (r'^(conv[12]\.weight)$', r'\1'),
+    (r'^(bn[12]\.(weight|bias|running_mean|running_var|num_batches_tracked))$', r'\1'),
+]
+
+
+def is_cifar(state: Dict) -> bool:
+    """A public CIFAR ResNet_s state dict (classifier ``linear``, three stages)."""
+    return 'linear.weight' in state or ('layer3.0.conv1.weight' in state and
+                                        'layer4.0.conv1.weight' not in state)
+
+
+def map_cifar_key(key: str) -> str:
+    """The gated_mm key (``GatedCifarResNet`` classifier) of a public CIFAR ResNet_s key."""
+    m = re.match(r'^(layer\d+\.\d+)\.(.+)$', key)
+    if m:
+        for pat, rep in _CIFAR_BLOCK_RULES:
+            if re.match(pat, m.group(2)):
+                new = re.sub(pat, rep, m.group(2)).replace('.lambda', '.lambda_')
+                return f'backbone.{m.group(1)}.{new}'
+        if m.group(2).startswith('shortcut'):
+            raise ConversionError(f'{key}: option-B (projection) shortcuts of the CIFAR ResNet '
+                                  f'are not supported (the public models use option A)')
+        raise ConversionError(f'{key}: unknown CIFAR block parameter')
+    if re.match(r'^(conv1\.weight|bn1\.(weight|bias|running_mean|running_var|'
+                r'num_batches_tracked))$', key):
+        return f'backbone.{key}'
+    m = re.match(r'^unirect\.(lambda|kappa)_param$', key)
+    if m:
+        return f'backbone.stem_act.{m.group(1)}' + ('_' if m.group(1) == 'lambda' else '')
+    if key == 'linear.scale':
+        return 'head.scale_sqrt'
+    if key in ('linear.weight', 'linear.bias'):
+        return 'fc.' + key[len('linear.'):]  # resolved by head type in convert()
+    if key.startswith('contrastive.'):
+        raise ConversionError(f'{key}: the contrastive ResNet_s variant is not supported')
+    raise ConversionError(f'{key}: unknown CIFAR ResNet parameter')
+
+
+def infer_cifar_cfg(state: Dict, scale: float = 16., num_classes: Optional[int] = None) -> dict:
+    """gated_mm ``ImageClassifier`` config (``GatedCifarResNet``) of a public CIFAR ResNet_s."""
+    blocks = {}
+    for k in state:
+        m = re.match(r'^layer(\d+)\.(\d+)\.', k)
+        if m:
+            blocks.setdefault(int(m.group(1)), set()).add(int(m.group(2)))
+    layout = tuple(len(blocks.get(i, ())) for i in range(1, 4))
+    if len(blocks) != 3 or len(set(layout)) != 1 or not layout[0]:
+        raise ConversionError(f'CIFAR ResNet: blocks per stage {layout} are not (n, n, n)')
+    stem = int(state['conv1.weight'].shape[0])
+    base = int(state['layer1.0.conv1.weight'].shape[0])
+    backbone = dict(type='GatedCifarResNet', depth=6 * layout[0] + 2, stem_channels=stem,
+                    base_channels=base)
+    if any('unirect' in k for k in state):
+        backbone['act_cfg'] = dict(type='AGLU')
+    else:
+        backbone['act_cfg'] = dict(type='ReLU', inplace=True)
+    fc1 = state.get('layer1.0.se.excitation.0.weight')
+    if fc1 is not None:
+        att = dict(type='GatedSE', ratio=int(fc1.shape[1]) // int(fc1.shape[0]),
+                   style='apa' if 'layer1.0.se.norm.weight' in state else 'original')
+        att['gate_cfg'] = (dict(type='APA') if 'layer1.0.se.unact.lambda_param' in state else
+                           dict(type='Sigmoid'))
+        backbone['attention_cfg'] = att
+    else:
+        backbone['attention_cfg'] = None
+    feat = base * 4
+    w = state.get('linear.weight')
+    if w is None:
+        raise ConversionError('linear.weight missing: no classifier in the checkpoint')
+    if int(w.shape[1]) != feat:
+        raise ConversionError(f'linear.weight {tuple(w.shape)}: expected (classes, {feat}); the '
+                              f'NormedLinear classifier (in, out) is not supported')
+    n_cls = int(w.shape[0])
+    if num_classes is not None and num_classes != n_cls:
+        raise ConversionError(f'linear.weight has {n_cls} classes, --num-classes says '
+                              f'{num_classes}')
+    if 'linear.bias' in state:
+        head = dict(type='LinearClsHead', num_classes=n_cls, in_channels=feat)
+    elif 'linear.scale' in state:
+        s = float(state['linear.scale'].flatten()[0]) ** 2
+        head = dict(type='CosineClsHead', num_classes=n_cls, in_channels=feat,
+                    learnable_scale=True, scale=max(s, 1e-6))
+    else:
+        head = dict(type='CosineClsHead', num_classes=n_cls, in_channels=feat, scale=scale)
+    return dict(type='ImageClassifier', backbone=backbone,
+                neck=dict(type='GlobalAveragePooling'), head=head)
+
+
 def convert(state: Dict, backbone_only: bool = False, scale: float = 16.,
             num_classes: Optional[int] = None) -> Tuple[OrderedDict, dict]:
     """``(gated_mm state dict, model config)`` of a public state dict."""
-    mapped = [(k, map_key(k), v) for k, v in state.items()]  # unknown keys fail first
-    cfg = None if backbone_only and 'fc.weight' not in state else infer_model_cfg(
-        state, scale, num_classes)
+    if is_cifar(state):
+        mapped = [(k, map_cifar_key(k), v) for k, v in state.items()]
+        cfg = None if backbone_only and 'linear.weight' not in state else infer_cifar_cfg(
+            state, scale, num_classes)
+    else:
+        mapped = [(k, map_key(k), v) for k, v in state.items()]  # unknown keys fail first
+        cfg = None if backbone_only and 'fc.weight' not in state else infer_model_cfg(
+            state, scale, num_classes)
     head_type = cfg['head']['type'] if cfg else None
     out = OrderedDict()
     for k, new, v in mapped:
         if new.startswith('fc.'):
-            new = ('head.fc.' + k[3:]) if head_type == 'LinearClsHead' else 'head.weight'
+            new = ('head.fc.' + new[3:]) if head_type == 'LinearClsHead' else 'head.weight'
         if backbone_only:
             if not new.startswith('backbone.'):
                 continue

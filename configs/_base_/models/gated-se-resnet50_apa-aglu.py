@@ -10,12 +10,9 @@ model = dict(
         type='GatedResNet',
         depth=50,
         act_cfg=dict(type='AGLU', kappa_init=(0.8, 1.2), lambda_init=(0.0, 1.0)),
-        attention_cfg=dict(
-            type='GatedSE',
-            ratio=16,
-            gate_cfg=dict(type='APA', kappa_init=(-1.0, 0.0), lambda_init=(0.0, 1.0)),
-            layer_norm=True,
-            dropout=0.1)),
+        # style='apa': LayerNorm, no-bias MLP, Dropout(0.1), APA gate kappa ~ U(-1, 0),
+        # lambda ~ U(0, 1), defined once in GatedSE.STYLES['apa']
+        attention_cfg=dict(type='GatedSE', ratio=16, style='apa')),
     neck=dict(type='GlobalAveragePooling'),
     head=dict(
         type='LinearClsHead',

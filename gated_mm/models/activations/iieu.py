@@ -10,7 +10,9 @@ IIEU-B, paper Eq. (1)-(3), replaces the activation after a conv (+ norm)::
 x̃ (N, C, H', W') is what the unit receives (the norm output, not the raw conv output); ‖x‖ is
 the L2 norm of the receptive-field patch of the conv's input x_pre (N, C_in, H, W) at every
 output location and ‖w‖ the L2 norm of the output channel's filter (the live weight, both
-differentiable). ``../shared/REFERENCE.md`` section 3 has the public-code facts used here.
+differentiable). Public code: github.com/SudongCAI/IIEU, ``MODELS/resnet_iieub_timm.py``
+(``IIEUB``) and ``MODELS/resnet_iieudc_timm.py`` (``DynamicScaler``, ``IIEUBDC``); method
+notes and the measured agreement in ``docs/fidelity.md``.
 
 Patch norm, exact for any kernel, stride, padding (number, 'same', 'valid'; every
 ``padding_mode``), dilation and groups: Σ_c x_pre² is padded like the conv pads its input and
@@ -23,9 +25,14 @@ convolutions of a ResNet). The exponential is evaluated on min(r̂ − η, 0) on
 that torch.where discards cannot overflow.
 
 Deviations from the public code (config options): ε sits in the denominator as in the paper,
-x̃/(‖x‖‖w‖ + ε) (``eps_mode='product'``); the public code computes x̃/((‖x‖ + ε)(‖w‖ + ε))
-(``eps_mode='separate'``), a difference of order ε/‖x‖‖w‖. A patch or filter of zero norm gives
-‖·‖ = 0 with zero gradient (the public code would produce an infinite gradient there).
+x̃/(‖x‖‖w‖ + ε) (``eps_mode='product'``); the public code computes x̃/((‖x‖ + k·ε)(‖w‖ + ε))
+with k the kernel size of a k×k conv and k = 1 for 1×1 convs (``eps_mode='separate'``, exact;
+its ``reciprocal(sqrt(AvgPool_k(Σ_c x²)) + ε) · (1/k)`` is 1/(‖x‖ + k·ε)), a difference of
+order kε/‖x‖. At an all-zero patch (zero padding) the cosine would be x̃/ε; by default
+(``zero_patch='zero'``) the cosine term is 0 where ‖x‖‖w‖ <= ``zero_patch_tol`` (r̂ = ν, so
+|φ| <= max(1, |η|)·|x̃| there); ``zero_patch='eps'`` keeps the public behaviour. A patch or
+filter of zero norm gives ‖·‖ = 0 with zero gradient (the public code's backward of sqrt at 0
+gives NaN input gradients there).
 
 IIEU-DC (Sec. 2.3, Fig. 4, Eq. (10)): :class:`DynamicCoupler` replaces the residual add
 ``x + res`` by ``α₀·x + α₁·res`` with per-sample, per-channel softmax weights, computed by an
@@ -44,6 +51,7 @@ from .fused import FusedKernels
 
 EPS_MODES = ('product', 'separate')
 PATCH_NORMS = ('group', 'full')
+ZERO_PATCH_MODES = ('zero', 'eps')
 
 
 def _pair(v) -> Tuple[int, int]:
@@ -127,11 +135,20 @@ def _denominator(x_norm: Tensor, w_norm: Tensor, eps: float, eps_mode: str) -> T
 # recomputes the rest in backward, with the exact derivatives
 #   s = ς(r̂), s' = dς/dr̂ = 1 (r̂ ≥ η) or η e^(r̂−η) (r̂ < η),  dς/dη = 0 or e^(r̂−η)(1 − η)
 #   ∂out/∂x̃ = s + x̃ s'/D,  ∂out/∂ν = x̃ s',  ∂out/∂D = −x̃² s'/D²,  ∂D/∂‖x‖ = ‖w‖ (+ε), ...
+def _factors(x_norm: Tensor, w_norm: Tensor, eps: float, x_eps: float, separate: bool):
+    """(‖x‖ + x_eps, ‖w‖ + ε, 1/D) for 'separate'; (‖x‖, ‖w‖, 1/(‖x‖‖w‖ + ε)) for 'product'."""
+    if separate:
+        xn, wn = x_norm + x_eps, w_norm + eps
+        return xn, wn, 1 / (xn * wn)
+    return x_norm, w_norm, 1 / (x_norm * w_norm + eps)
+
+
 def _core_forward(xt: Tensor, x_norm: Tensor, w_norm: Tensor, nu: Tensor, eta: Tensor,
-                  eps: float, separate: bool) -> Tensor:
-    xn, wn = (x_norm + eps, w_norm + eps) if separate else (x_norm, w_norm)
-    denom = xn * wn if separate else xn * wn + eps
-    return xt * adjuster(xt / denom + nu, eta)
+                  eps: float, x_eps: float, separate: bool, tol: float) -> Tensor:
+    inv = _factors(x_norm, w_norm, eps, x_eps, separate)[2]
+    if tol > 0:  # zero_patch='zero': the cosine term is 0 where ‖x‖‖w‖ <= tol
+        inv = inv * (x_norm * w_norm > tol)
+    return xt * adjuster(xt * inv + nu, eta)
 
 
 def _sum_to(grad: Tensor, shape) -> Tensor:
@@ -141,9 +158,10 @@ def _sum_to(grad: Tensor, shape) -> Tensor:
 
 
 def _core_backward(xt: Tensor, x_norm: Tensor, w_norm: Tensor, nu: Tensor, eta: Tensor,
-                   grad: Tensor, eps: float, separate: bool):
-    xn, wn = (x_norm + eps, w_norm + eps) if separate else (x_norm, w_norm)
-    inv = 1 / (xn * wn if separate else xn * wn + eps)
+                   grad: Tensor, eps: float, x_eps: float, separate: bool, tol: float):
+    xn, wn, inv = _factors(x_norm, w_norm, eps, x_eps, separate)
+    if tol > 0:  # masked positions: r̂ = ν, no gradient to ‖x‖, ‖w‖ through the cosine
+        inv = inv * (x_norm * w_norm > tol)
     q = xt * inv
     r_hat = q + nu
     upper = r_hat >= eta
@@ -165,15 +183,16 @@ class _IIEUCore(torch.autograd.Function):
     """x̃ · ς(x̃ / D + ν) with recomputation in backward (saved: x̃ and the small factors)."""
 
     @staticmethod
-    def forward(ctx, xt, x_norm, w_norm, nu, eta, eps: float, separate: bool):
+    def forward(ctx, xt, x_norm, w_norm, nu, eta, eps: float, x_eps: float, separate: bool,
+                tol: float):
         ctx.save_for_backward(xt, x_norm, w_norm, nu, eta)
-        ctx.eps, ctx.separate = eps, separate
-        return _Kernels.run('forward', xt, x_norm, w_norm, nu, eta, eps, separate)
+        ctx.consts = (eps, x_eps, separate, tol)
+        return _Kernels.run('forward', xt, x_norm, w_norm, nu, eta, eps, x_eps, separate, tol)
 
     @staticmethod
     def backward(ctx, grad):
-        grads = _Kernels.run('backward', *ctx.saved_tensors, grad, ctx.eps, ctx.separate)
-        return (*grads, None, None)
+        grads = _Kernels.run('backward', *ctx.saved_tensors, grad, *ctx.consts)
+        return (*grads, None, None, None, None)
 
 
 def _compute_dtype(t: Tensor) -> torch.dtype:
@@ -189,8 +208,10 @@ def iieu_b(x: Tensor,
            shift_eps: float = 1e-6,
            eps: float = 1e-8,
            eps_mode: str = 'product',
-           patch_norm: str = 'group') -> Tensor:
-    """Functional IIEU-B; see the module docstring. Shapes as :class:`IIEU`."""
+           patch_norm: str = 'group',
+           zero_patch: str = 'zero',
+           zero_patch_tol: float = 1e-6) -> Tensor:
+    """Functional IIEU-B; see the module docstring. Shapes and arguments as :class:`IIEU`."""
     kernel, stride, padding, dilation, groups, mode = _conv_geometry(conv)
     weight = conv.weight
     c_out = weight.shape[0]
@@ -219,8 +240,21 @@ def iieu_b(x: Tensor,
         out = _IIEUCore.apply(xt.reshape(n, g, c_out // g, h, wd), x_norm[:, :, None],
                               w_norm.view(1, g, c_out // g, 1, 1), nu,
                               eta.to(dtype).view(1, g, c_out // g, 1, 1), float(eps),
-                              eps_mode == 'separate')
+                              float(eps) * public_patch_eps_factor(kernel),
+                              eps_mode == 'separate',
+                              float(zero_patch_tol) if zero_patch == 'zero' else 0.0)
     return out.reshape(n, c_out, h, wd).to(x.dtype)
+
+
+def public_patch_eps_factor(kernel: Tuple[int, int]) -> float:
+    """k such that the public code's patch term is 1/(‖x‖ + k·ε): √(k_h·k_w) (= k for the square
+    k×k kernels it builds) for kernels larger than 1×1, else 1.
+
+    The public code (``MODELS/resnet_iieub_timm.py``, ``IIEUB.forward``) forms, for k > 1,
+    ``reciprocal(sqrt(AvgPool_k(Σ_c x²)) + ε) · (1/k)`` = 1/(‖x‖ + k·ε), and for 1×1 convs
+    (strided or not) ``reciprocal(‖x‖ + ε)``.
+    """
+    return 1.0 if tuple(kernel) == (1, 1) else float(kernel[0] * kernel[1])**0.5
 
 
 def _check_common(name: str, channels: int, eps: float, eps_mode: str):
@@ -251,9 +285,16 @@ class IIEU(nn.Module):
         shift_eps: LayerNorm eps (1e-6).
         eps: ε of the denominator (1e-8).
         eps_mode: 'product' (paper: ‖x‖‖w‖ + ε) or 'separate' (public code:
-            (‖x‖ + ε)(‖w‖ + ε)).
+            (‖x‖ + k·ε)(‖w‖ + ε), k = kernel size for k×k convs, 1 for 1×1 convs; see
+            :func:`public_patch_eps_factor`).
         patch_norm: 'group' (exact for grouped convs: ‖x‖ over the group's input channels) or
             'full' (all C_in channels, the public code's choice; equal when groups == 1).
+        zero_patch: what the cosine is where the patch is (numerically) all zeros, i.e. where
+            ‖x‖·‖w‖ <= ``zero_patch_tol``: 'zero' (default) sets the cosine term to 0 there,
+            so r̂ = ν and |φ| <= max(1, |η|)·|x̃| (zero-padded detection batches, letterboxed
+            images, black borders); 'eps' keeps x̃/ε (outputs of 1e4-1e6 that overflow
+            float16), the public code's behaviour.
+        zero_patch_tol: the threshold on ‖x‖·‖w‖ for ``zero_patch='zero'`` (1e-6, > 0).
         inplace: accepted for act_cfg compatibility; ignored.
 
     Shape: x̃ (N, C, H', W'); x_pre (N, C_in, H, W) with (H', W') the conv's output size;
@@ -274,13 +315,21 @@ class IIEU(nn.Module):
                  eps: float = 1e-8,
                  eps_mode: str = 'product',
                  patch_norm: str = 'group',
+                 zero_patch: str = 'zero',
+                 zero_patch_tol: float = 1e-6,
                  inplace: bool = False):
         super().__init__()
         _check_common('IIEU', channels, eps, eps_mode)
         if patch_norm not in PATCH_NORMS:
             raise ValueError(f'IIEU: patch_norm must be one of {PATCH_NORMS}, got {patch_norm!r}')
+        if zero_patch not in ZERO_PATCH_MODES:
+            raise ValueError(f'IIEU: zero_patch must be one of {ZERO_PATCH_MODES}, got '
+                             f'{zero_patch!r}')
+        if not zero_patch_tol > 0:
+            raise ValueError(f'IIEU: zero_patch_tol must be > 0, got {zero_patch_tol}')
         self.channels, self.eps, self.eps_mode, self.patch_norm = channels, eps, eps_mode, \
             patch_norm
+        self.zero_patch, self.zero_patch_tol = zero_patch, float(zero_patch_tol)
         self.norm = nn.LayerNorm(channels, eps=shift_eps)
         nn.init.constant_(self.norm.weight, shift_weight_init)
         nn.init.constant_(self.norm.bias, shift_bias_init)
@@ -296,11 +345,12 @@ class IIEU(nn.Module):
             raise ValueError(f'IIEU: expected x̃ (N, {self.channels}, H, W), got '
                              f'{tuple(x.shape)}')
         return iieu_b(x, x_pre, conv, self.eta, self.norm.weight, self.norm.bias, self.norm.eps,
-                      self.eps, self.eps_mode, self.patch_norm)
+                      self.eps, self.eps_mode, self.patch_norm, self.zero_patch,
+                      self.zero_patch_tol)
 
     def extra_repr(self) -> str:
         return (f'channels={self.channels}, eps={self.eps}, eps_mode={self.eps_mode!r}, '
-                f'patch_norm={self.patch_norm!r}')
+                f'patch_norm={self.patch_norm!r}, zero_patch={self.zero_patch!r}')
 
 
 def _row_standardise(h: Tensor, eps: float) -> Tensor:
@@ -336,8 +386,14 @@ class DynamicCoupler(nn.Module):
         norm_eps: eps of the two LayerNorms and of the row standardisation (1e-6).
         eps, eps_mode: as :class:`IIEU`.
 
-    Shape: x, res (N, C, H, W) → (N, C, H, W) in the dtype of x. A hidden width of 1 (tiny
-    models) has std 0 and ν = sigmoid(β).
+    Shape: x, res (N, C, H, W) → (N, C, H, W) in the dtype of x.
+
+    Small C (deviation from the public code, which uses h = C // ratio): for C < ratio the
+    public coupler has h = 0 (an empty fc1/fc2, so c = LayerNorm of zeros = its bias and α is
+    input-independent), and at C = ratio (h = 1) its unbiased std of one element is NaN, so ν
+    and α are NaN. Here h = max(C // ratio, 1), and the row standardisation of a single entry
+    uses std 0, so ν = sigmoid(β): α stays input-dependent and finite. C >= 2·ratio (every
+    ResNet stage) is unaffected.
 
     Raises:
         ValueError: bad arguments or inputs whose shapes differ or whose dim 1 is not C.
@@ -357,6 +413,7 @@ class DynamicCoupler(nn.Module):
         _check_common('DynamicCoupler', channels, eps, eps_mode)
         if not isinstance(ratio, int) or ratio < 1:
             raise ValueError(f'DynamicCoupler: ratio must be a positive int, got {ratio!r}')
+        # public: C // ratio (0 for C < ratio, NaN std at C == ratio); see the class docstring
         hidden = max(channels // ratio, 1)
         self.channels, self.hidden = channels, hidden
         self.eps, self.eps_mode, self.norm_eps = eps, eps_mode, norm_eps

@@ -1,19 +1,27 @@
 r"""CBAM with configurable gates (Sigmoid, APA, or any registered module).
 
 Woo et al., "CBAM: Convolutional Block Attention Module" (ECCV 2018), Eq. (2)-(3), and the
-APA paper's variant (Alexandridis et al., ECCV 2024; public code, ``../shared/REFERENCE.md``
-section 2). Channel attention, then spatial attention::
+APA paper's variant (Alexandridis et al., "Adaptive Parametric Activation", ECCV 2024; public
+code github.com/kostas1515/AGLU, ``classification/cbam.py``). Channel attention, then spatial::
 
     channel:  M_c = gate_c( Σ_{p ∈ pools} Drop(W2 · act(W1 · LN(p(x)) + b1) + b2) )   (N, C)
               x' = x ⊙ M_c                 pools: GAP and global max pooling, shared MLP
     spatial:  M_s = gate_s( BN(conv_7×7([max_C(x'); mean_C(x')])) )                   (N,1,H,W)
               y  = x' ⊙ M_s                conv 2 → 1 channels, padding 3, no bias
 
-Original CBAM (default arguments): MLP with bias, no LayerNorm, no Dropout, Sigmoid gates,
-spatial BN (eps 1e-5, momentum 0.01) weight initialised to 0 (the original ResNet init, so
-M_s = σ(0) = ½ at the start). APA variant (:meth:`CBAM.apa_variant`): one LayerNorm(C) shared by
-the pooled vectors, Dropout(0.1) after the MLP, APA gates with κ ~ U(0, 1), λ ~ U(0, 1), spatial
-BN weight 1 (PyTorch default, as the public code). Placed after bn3, before the residual add.
+``style`` picks the layout, defined once in :attr:`CBAM.STYLES`:
+
+* 'original' (Woo et al.): MLP with bias, no LayerNorm, no Dropout, Sigmoid gates, spatial BN
+  (eps 1e-5, momentum 0.01) weight initialised to 0 (M_s = σ(0) = ½ at the start).
+* 'apa' (public APA code, ``ChannelGate`` / ``SpatialGate`` / ``CBAM``): one LayerNorm(C)
+  shared by the pooled vectors, Dropout(0.1) after the MLP of each pooled vector, APA gates
+  with κ ~ U(0, 1), λ ~ U(0, 1) (λ floored at 1e-4 at use), spatial BN weight 1 (the public
+  ResNet sets every BatchNorm weight to 1). The public code keeps this layout in its Sigmoid
+  baseline too: ``style='apa', gate_cfg=dict(type='Sigmoid')``.
+
+Explicit arguments override the style. Placed after bn3, before the residual add. Agreement
+with the public code (float64 and float32, outputs and every gradient): ``docs/fidelity.md``.
+Deviation: the hidden width is max(C // r, 1) (public C // r, an empty MLP for C < r).
 """
 from typing import Optional, Sequence
 
@@ -22,6 +30,8 @@ from mmcv.cnn import build_activation_layer, build_norm_layer
 from mmengine.model import BaseModule
 from mmengine.registry import MODELS
 from torch import Tensor, nn
+
+from .se import resolve_style
 
 MODES = ('both', 'channel', 'spatial')
 POOLS = ('avg', 'max')
@@ -35,6 +45,9 @@ class CBAM(BaseModule):
         channels: C, input and output channels.
         ratio: reduction r of the channel MLP; hidden width max(C // r, 1).
         mode: 'both' (channel then spatial), 'channel' or 'spatial'.
+        style: 'original' (Woo et al.) or 'apa' (the public APA code); see :attr:`STYLES`.
+            ``gate_cfg``, ``layer_norm``, ``dropout`` and ``spatial_norm_weight_init`` left at
+            None take the style's value.
         gate_cfg: gate of the channel attention (e.g. ``dict(type='Sigmoid')``,
             ``dict(type='APA', kappa_init=(0.0, 1.0))``).
         spatial_gate_cfg: gate of the spatial attention; None → same config as ``gate_cfg``
@@ -56,22 +69,38 @@ class CBAM(BaseModule):
             dim 1 is not C.
     """
 
+    #: the public APA code's gate for CBAM (``Unified`` in cbam.py: κ, λ ~ U(0, 1))
+    APA_GATE = dict(type='APA', kappa_init=(0.0, 1.0), lambda_init=(0.0, 1.0))
+    #: the one definition of each layout (``style``)
+    STYLES = {
+        'original': dict(gate_cfg=dict(type='Sigmoid'), layer_norm=False, dropout=0.0,
+                         spatial_norm_weight_init=0.0),
+        'apa': dict(gate_cfg=APA_GATE, layer_norm=True, dropout=0.1,
+                    spatial_norm_weight_init=1.0),
+    }
+
     def __init__(self,
                  channels: int,
                  ratio: int = 16,
                  mode: str = 'both',
-                 gate_cfg: dict = dict(type='Sigmoid'),
+                 style: str = 'original',
+                 gate_cfg: Optional[dict] = None,
                  spatial_gate_cfg: Optional[dict] = None,
                  pool_types: Sequence[str] = ('avg', 'max'),
-                 layer_norm: bool = False,
-                 dropout: float = 0.0,
+                 layer_norm: Optional[bool] = None,
+                 dropout: Optional[float] = None,
                  bias: bool = True,
                  act_cfg: dict = dict(type='ReLU', inplace=True),
                  kernel_size: int = 7,
                  norm_cfg: Optional[dict] = dict(type='BN', eps=1e-5, momentum=0.01),
-                 spatial_norm_weight_init: float = 0.0,
+                 spatial_norm_weight_init: Optional[float] = None,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
+        args = resolve_style('CBAM', self.STYLES, style, gate_cfg=gate_cfg,
+                             layer_norm=layer_norm, dropout=dropout,
+                             spatial_norm_weight_init=spatial_norm_weight_init)
+        gate_cfg, layer_norm, dropout = args['gate_cfg'], args['layer_norm'], args['dropout']
+        spatial_norm_weight_init = args['spatial_norm_weight_init']
         if not isinstance(channels, int) or channels < 1 or not isinstance(ratio, int) or \
                 ratio < 1:
             raise ValueError(f'CBAM: channels and ratio must be positive ints, got channels='
@@ -84,7 +113,7 @@ class CBAM(BaseModule):
                              f'{pool_types}')
         if not isinstance(kernel_size, int) or kernel_size < 1 or kernel_size % 2 == 0:
             raise ValueError(f'CBAM: kernel_size must be a positive odd int, got {kernel_size!r}')
-        self.channels, self.mode, self.pool_types = channels, mode, pool_types
+        self.channels, self.mode, self.pool_types, self.style = channels, mode, pool_types, style
         self.spatial_norm_weight_init = spatial_norm_weight_init
         if mode in ('both', 'channel'):
             hidden = max(channels // ratio, 1)
@@ -106,10 +135,8 @@ class CBAM(BaseModule):
 
     @classmethod
     def apa_variant(cls, channels: int, ratio: int = 16, **kwargs) -> 'CBAM':
-        """The APA paper's CBAM: LayerNorm, Dropout(0.1), APA gates κ ~ U(0, 1), BN weight 1."""
-        defaults = dict(gate_cfg=dict(type='APA', kappa_init=(0.0, 1.0), lambda_init=(0.0, 1.0)),
-                        layer_norm=True, dropout=0.1, spatial_norm_weight_init=1.0)
-        return cls(channels, ratio, **{**defaults, **kwargs})
+        """Shorthand for ``CBAM(channels, ratio, style='apa', **kwargs)``."""
+        return cls(channels, ratio, style='apa', **kwargs)
 
     def _init_spatial_norm(self):
         weight = getattr(self.spatial_norm, 'weight', None)

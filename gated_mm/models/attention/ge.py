@@ -2,7 +2,7 @@ r"""Gather-Excite with a configurable gate (Hu et al., "Gather-Excite: Exploitin
 Context in Convolutional Neural Networks", NeurIPS 2018).
 
 A gather ξ_G aggregates each channel over a spatial extent e (output ⌈H/e⌉ × ⌈W/e⌉; global
-extent: 1 × 1), the excite redistributes it (``../shared/REFERENCE.md`` section 5)::
+extent: 1 × 1), the excite redistributes it (paper Sec. 3)::
 
     y = x ⊙ gate(interp(f(ξ_G(x))))          interp: nearest upsampling to H × W
 
@@ -70,6 +70,9 @@ class GatherExcite(BaseModule):
         ValueError: bad arguments; an input whose dim 1 is not C; with ``resize='error'`` a
             map whose size is not ``feat_size``.
     """
+
+    #: the gate of ``GatedAttention(name='ge-…', gate='apa')`` (APA with the CBAM inits)
+    APA_GATE = dict(type='APA', kappa_init=(0.0, 1.0), lambda_init=(0.0, 1.0))
 
     def __init__(self,
                  channels: int,

@@ -5,7 +5,7 @@ in_channels=...)`` and name it after the class's ``_abbr_``. Position ``after_co
 norm3 and before the residual add, where SE, CBAM and GE sit. Example (mmdet config)::
 
     backbone=dict(type='ResNet', depth=50, plugins=[
-        dict(cfg=dict(type='CBAMPlugin', gate_cfg=dict(type='APA', kappa_init=(0.0, 1.0))),
+        dict(cfg=dict(type='CBAMPlugin', style='apa'),
              stages=(True, True, True, True), position='after_conv3')])
 
     # or any factory name: dict(type='GatedAttentionPlugin', name='ge-theta-', gate='apa')
@@ -56,7 +56,7 @@ class GatedAttentionPlugin(nn.Module):
     """Any factory block (``name``, ``gate``, ``style``; see :mod:`.factory`) as a plugin."""
     _abbr_ = 'gated_attention'
 
-    def __init__(self, in_channels: int, name: str = 'se', gate: Union[str, dict] = 'sigmoid',
+    def __init__(self, in_channels: int, name: str = 'se', gate: Union[None, str, dict] = None,
                  style: str = 'original', **overrides):
         super().__init__()
         self.block = build_gated_attention(in_channels, name, gate, style, **overrides)

@@ -9,11 +9,14 @@ Alexandridis et al., "Adaptive Parametric Activation" (ECCV 2024, Sec. 3.3)::
     y = Dropout(y)                               (APA variant only: ``dropout=0.1``)
     out = x · gate(y)[..., None, None]           (N, C, H, W)
 
-The APA paper's SE-ResNets use r = 16 (ImageNet, detection; r = 4 on CIFAR), linear layers
-without bias, gate APA with κ ~ U(−1, 0), λ ~ U(0, 1), and LayerNorm + Dropout(0.1) only in the
-APA variant (``../shared/REFERENCE.md`` section 2). :meth:`GatedSE.apa_variant` gives that
-variant; the default arguments give the plain Sigmoid SE of the same code.
+``style`` picks the layout, defined once in :attr:`GatedSE.STYLES`: 'original' is the plain
+Sigmoid SE; 'apa' is the APA paper's SE (public code github.com/kostas1515/AGLU,
+``classification/resnet_pytorch.py``, ``SE_Block`` with ``use_gumbel=True``): LayerNorm(C) on
+the pooled vector, Dropout(0.1) after the no-bias MLP, APA gate with κ ~ U(−1, 0), λ ~ U(0, 1).
+Explicit arguments override the style. The APA paper's SE-ResNets use r = 16 (ImageNet,
+detection; r = 4 on CIFAR).
 """
+import copy
 from typing import Optional
 
 import torch
@@ -23,6 +26,19 @@ from mmengine.registry import MODELS
 from torch import Tensor, nn
 
 
+STYLES = ('original', 'apa')
+
+
+def resolve_style(name: str, styles: dict, style: str, **args) -> dict:
+    """``styles[style]`` updated with the arguments that are not None (the block's one
+    definition of each style). Raises ValueError for an unknown style."""
+    if style not in styles:
+        raise ValueError(f'{name}: style must be one of {tuple(styles)}, got {style!r}')
+    out = copy.deepcopy(styles[style])
+    out.update({k: v for k, v in args.items() if v is not None})
+    return out
+
+
 @MODELS.register_module()
 class GatedSE(BaseModule):
     """SE block whose excitation gate is configurable.
@@ -30,6 +46,8 @@ class GatedSE(BaseModule):
     Args:
         channels: C, the number of input (and output) channels.
         ratio: reduction r; the hidden width is max(C // r, 1).
+        style: 'original' (Sigmoid SE) or 'apa' (the APA paper's SE); see :attr:`STYLES`.
+            The arguments below left at None take the style's value.
         gate_cfg: config of the gate, e.g. ``dict(type='Sigmoid')`` or ``dict(type='APA')``.
         act_cfg: activation between the two linear layers.
         layer_norm: apply LayerNorm(C) to the pooled vector (APA variant).
@@ -47,22 +65,33 @@ class GatedSE(BaseModule):
     """
 
     provides_scale = True
+    #: the public APA code's gate for SE (``Unified``: κ ~ U(−1, 0), λ ~ U(0, 1))
+    APA_GATE = dict(type='APA', kappa_init=(-1.0, 0.0), lambda_init=(0.0, 1.0))
+    #: the one definition of each layout (``style``)
+    STYLES = {
+        'original': dict(gate_cfg=dict(type='Sigmoid'), layer_norm=False, dropout=0.0),
+        'apa': dict(gate_cfg=APA_GATE, layer_norm=True, dropout=0.1),
+    }
 
     def __init__(self,
                  channels: int,
                  ratio: int = 16,
-                 gate_cfg: dict = dict(type='Sigmoid'),
+                 style: str = 'original',
+                 gate_cfg: Optional[dict] = None,
                  act_cfg: dict = dict(type='ReLU', inplace=True),
-                 layer_norm: bool = False,
-                 dropout: float = 0.0,
+                 layer_norm: Optional[bool] = None,
+                 dropout: Optional[float] = None,
                  bias: bool = False,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         if channels < 1 or ratio < 1:
             raise ValueError(f'GatedSE: channels and ratio must be >= 1, got channels={channels},'
                              f' ratio={ratio}')
+        args = resolve_style('GatedSE', self.STYLES, style, gate_cfg=gate_cfg,
+                             layer_norm=layer_norm, dropout=dropout)
+        gate_cfg, layer_norm, dropout = args['gate_cfg'], args['layer_norm'], args['dropout']
         hidden = max(channels // ratio, 1)
-        self.channels = channels
+        self.channels, self.style = channels, style
         self.norm = nn.LayerNorm(channels) if layer_norm else nn.Identity()
         self.fc1 = nn.Linear(channels, hidden, bias=bias)
         self.act = build_activation_layer(act_cfg)
@@ -72,9 +101,8 @@ class GatedSE(BaseModule):
 
     @classmethod
     def apa_variant(cls, channels: int, ratio: int = 16, **kwargs) -> 'GatedSE':
-        """The APA paper's SE: LayerNorm, no-bias MLP, Dropout(0.1), APA gate."""
-        kwargs = {**dict(gate_cfg=dict(type='APA'), layer_norm=True, dropout=0.1), **kwargs}
-        return cls(channels, ratio, **kwargs)
+        """Shorthand for ``GatedSE(channels, ratio, style='apa', **kwargs)``."""
+        return cls(channels, ratio, style='apa', **kwargs)
 
     def scale(self, x: Tensor) -> Tensor:
         """The excitation s = gate(...(GAP(x))) as (N, C, 1, 1), so ``forward(x) == x * s``.

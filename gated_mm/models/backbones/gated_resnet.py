@@ -50,16 +50,19 @@ from .gated_basic_block import GatedBasicBlock, ZeroPadShortcut
 from .gated_bottleneck import (GatedBottleneck, GatedResidualBlock, build_optional_act,
                                conv_norm_act)
 
-APA_SE = dict(type='GatedSE', ratio=16, gate_cfg=dict(type='APA'), layer_norm=True, dropout=0.1)
+APA_SE = dict(type='GatedSE', ratio=16, style='apa')  # the layout: GatedSE.STYLES['apa']
 
 
 @register_in_scopes()
 class GatedResNet(BaseModule):
-    """Gated ResNet / ResNeXt backbone (bottleneck blocks).
+    """Gated ResNet / ResNeXt backbone (bottleneck blocks; basic blocks for depth 18, 34).
 
     Args:
-        depth: 26, 50, 101 or 152 (bottleneck counts (2,2,2,2), (3,4,6,3), (3,4,23,3),
-            (3,8,36,3)).
+        depth: 18 or 34 (:class:`~.gated_basic_block.GatedBasicBlock` counts (2,2,2,2),
+            (3,4,6,3); ResNet-18/34 of He et al. 2016; groups 1 only, width_per_group unused),
+            26, 50, 101 or 152 (bottleneck counts (2,2,2,2), (3,4,6,3), (3,4,23,3),
+            (3,8,36,3)); ``arch_settings`` maps depth → (block, blocks per stage) as
+            mmpretrain's ResNet.
         in_channels: image channels.
         stem_channels: channels of the stem conv.
         base_channels: width of the first stage's 3×3 conv (64 for ResNet-50).
@@ -92,9 +95,17 @@ class GatedResNet(BaseModule):
             ``forward``) an input whose channel count is not ``in_channels``.
     """
 
-    #: the residual block; a subclass selects another (:class:`GatedCifarResNet`)
+    #: the residual block (set per depth from ``arch_settings``; :class:`GatedCifarResNet`
+    #: fixes it to the basic block)
     block = GatedBottleneck
-    arch_settings = {26: (2, 2, 2, 2), 50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
+    arch_settings = {
+        18: (GatedBasicBlock, (2, 2, 2, 2)),
+        26: (GatedBottleneck, (2, 2, 2, 2)),
+        34: (GatedBasicBlock, (3, 4, 6, 3)),
+        50: (GatedBottleneck, (3, 4, 6, 3)),
+        101: (GatedBottleneck, (3, 4, 23, 3)),
+        152: (GatedBottleneck, (3, 8, 36, 3)),
+    }
 
     def __init__(self,
                  depth: int = 50,
@@ -202,7 +213,8 @@ class GatedResNet(BaseModule):
         if depth not in self.arch_settings:
             raise ValueError(f'{type(self).__name__}: invalid depth {depth}; expected one of '
                              f'{sorted(self.arch_settings)}')
-        return self.arch_settings[depth]
+        self.block, counts = self.arch_settings[depth]
+        return counts
 
     def _per_stage(self, cfg, key: str) -> List[Optional[dict]]:
         if isinstance(cfg, (list, tuple)):
@@ -238,6 +250,11 @@ class GatedResNet(BaseModule):
     # ----------------------------------------------------------------- blocks
     def _make_block(self, in_ch: int, out_ch: int, **kwargs) -> GatedResidualBlock:
         """One ``self.block``; ``kwargs`` are the arguments every gated block takes."""
+        if self.block is GatedBasicBlock:
+            if self.groups != 1:
+                raise ValueError(f'{type(self).__name__}: depth {self.depth} (basic blocks) '
+                                 f'needs groups=1 (no ResNeXt basic block), got {self.groups}')
+            return self.block(in_ch, out_ch, **kwargs)
         return self.block(in_ch, out_ch, groups=self.groups, width_per_group=self.width_per_group,
                           base_channels=self.base_channels, style=self.style, **kwargs)
 
