@@ -1,5 +1,5 @@
 """The detection configs (configs/lvis, coco, v3det): each states its paper target, carries
-the paper's hyper-parameters (``../shared/REFERENCE.md`` sections 6, 7), and builds.
+the paper's hyper-parameters (APA paper, ECCV 2024, Table 5 and its V3Det table; GOL, ECCV 2022), and builds.
 
 Models are built here for the LVIS and COCO configs; the V3Det ones (13,204-class heads, slow
 to allocate on a CPU) are built by tests/test_configs.py, which builds every shipped config."""
@@ -20,7 +20,7 @@ DET = sorted(p for d in ('lvis', 'coco', 'v3det') for p in (ROOT / 'configs' / d
 PAPER = [p for p in DET if 'mini-lvis' not in p.name]
 QUICK = [p for p in DET if 'mini-lvis' in p.name]
 
-# paper table numbers each config's header must state (REFERENCE sections 6, 7)
+# paper table numbers each config's header must state (APA paper tables)
 TARGETS = {
     'mask-rcnn_gated-se-r50-sigmoid-relu_fpn_gol_8xb2-ms-2x_lvis-v1.py':
     ['28.2', '20.6', '28.9', '30.8', '28.1'],

@@ -5,6 +5,11 @@
 # Deviation: the public R101 config tests with mask_thr 0.5; here 0.4 as the R50 recipe.
 _base_ = './mask-rcnn_gated-se-r50-sigmoid-relu_fpn_gol_8xb2-ms-2x_lvis-v1.py'
 
+# ImageNet backbone (SE-ResNet (Sigmoid gate, ReLU)): convert the public APA ImageNet checkpoint
+# (github.com/kostas1515/AGLU, classification/) to a backbone-only state dict:
+#   python tools/dataset_converters/convert_apa_checkpoint.py APA_CKPT.pth \
+#       checkpoints/gated-se-resnet101_sigmoid-relu_in1k_backbone.pth --backbone-only
+# tools/train.py stops with this instruction when the file is missing.
 pretrained = 'checkpoints/gated-se-resnet101_sigmoid-relu_in1k_backbone.pth'
 model = dict(
     backbone=dict(depth=101, init_cfg=dict(type='Pretrained', checkpoint=pretrained)),

@@ -6,7 +6,7 @@ Each category is one Omniglot character. Character drawings are cropped to their
 by one pixel (3×3 maximum), scaled so that their long side is ``size_range`` pixels and pasted
 in a random dark colour on a light, noisy canvas of ``canvas_size``² pixels, without overlap.
 The instance mask is the pasted drawing's own ink pixels (compressed RLE), the box its tight
-bounding box, the area its pixel count.
+bounding box, the area its pixel count; ``omniglot_file`` records the source drawing.
 
 Split (no drawing is shared between the splits):
 
@@ -115,14 +115,14 @@ def _rle(mask: np.ndarray) -> dict:
 
 def _compose(rng: np.random.Generator, items: Sequence[Tuple[int, np.ndarray]],
              canvas_size: int, size_range: Tuple[int, int], max_tries: int = 60):
-    """Paste (category, ink) items without box overlap; returns (RGB uint8, annotations,
+    """Paste (category, source file, ink) items without box overlap; returns (RGB uint8, annotations,
     leftover items that did not fit)."""
     bg = rng.uniform(185, 245)
     img = bg + rng.normal(0, 6, size=(canvas_size, canvas_size, 1))
     img = np.repeat(img, 3, axis=2) + rng.normal(0, 3, size=(canvas_size, canvas_size, 3))
     occupied = np.zeros((canvas_size, canvas_size), bool)
     anns, left = [], []
-    for cat, ink in items:
+    for cat, source, ink in items:
         mask_small = _scaled(ink, int(rng.integers(size_range[0], size_range[1] + 1)))
         h, w = mask_small.shape
         placed = False
@@ -139,7 +139,7 @@ def _compose(rng: np.random.Generator, items: Sequence[Tuple[int, np.ndarray]],
             full = np.zeros((canvas_size, canvas_size), bool)
             full[y:y + h, x:x + w] = mask_small
             ys, xs = np.nonzero(full)
-            anns.append(dict(category_id=cat,
+            anns.append(dict(category_id=cat, omniglot_file=source,
                              bbox=[float(xs.min()), float(ys.min()),
                                    float(xs.max() - xs.min() + 1),
                                    float(ys.max() - ys.min() + 1)],
@@ -147,7 +147,7 @@ def _compose(rng: np.random.Generator, items: Sequence[Tuple[int, np.ndarray]],
             placed = True
             break
         if not placed:
-            left.append((cat, ink))
+            left.append((cat, source, ink))
     return np.clip(img, 0, 255).astype(np.uint8), anns, left
 
 
@@ -202,7 +202,7 @@ def build_omniglot_lvis(omniglot_root: str,
     if not 1 <= num_train_drawers < min_drawers:
         _fail(f'num_train_drawers must be in [1, {min_drawers - 1}], got {num_train_drawers}')
     counts = long_tail_counts(num_classes, n_max, imbalance)
-    inks = {k: [_ink(png) for _, png in chars[k]] for k in chosen}
+    inks = {k: [(f'{k}/{name}', _ink(png)) for name, png in chars[k]] for k in chosen}
 
     def split_items(split: str, per_class: Sequence[int]):
         items = []
@@ -210,7 +210,7 @@ def build_omniglot_lvis(omniglot_root: str,
             pool = inks[k][:num_train_drawers] if split == 'train' else \
                 inks[k][num_train_drawers:]
             for _ in range(per_class[c]):
-                items.append((c + 1, pool[int(rng.integers(len(pool)))]))
+                items.append((c + 1, ) + pool[int(rng.integers(len(pool)))])
         order = rng.permutation(len(items))
         return [items[i] for i in order]
 
