@@ -99,3 +99,58 @@ def test_converter_bad_input_is_one_line(tmp_path):
     assert proc.returncode != 0 and 'no Omniglot zip' in proc.stderr.strip().splitlines()[-1]
     proc = run([CONVERTER, tmp_path / 'x', '--num-classes', '0'])
     assert proc.returncode != 0 and 'num_classes must be in' in proc.stderr
+
+
+# ---------------------------------------------------------------- learning (CI)
+#: bbox AP (0..1) the short run must reach. Measured (docs/detection_benchmark.md): see the
+#: "CI test" section there for this run's AP and the shuffled-label control's.
+MIN_BBOX_AP = float(os.environ.get('GATED_MM_OMNIGLOT_MIN_AP', '0.10'))
+CI_DATA = ['--num-classes', '8', '--n-max', '100', '--imbalance', '20', '--val-per-class', '6',
+           '--rare-max', '10', '--common-max', '40']
+CI_ITERS = 150
+
+
+def train_and_test(tmp_path: Path, shuffle_labels: bool = False) -> dict:
+    """Build the small Omniglot-LVIS set, train the GOL quick config for CI_ITERS iterations
+    from scratch (batch 4) and test it with tools/test.py; returns test_metrics.json. With
+    ``shuffle_labels`` the training annotations get random categories (the control)."""
+    data = tmp_path / 'omniglot-lvis'
+    ok(run([CONVERTER, data, *CI_DATA, '--seed', '0']))
+    if shuffle_labels:
+        path = data / 'annotations/lvis_v1_train.json'
+        d = json.loads(path.read_text())
+        rng = np.random.default_rng(0)
+        for ann in d['annotations']:
+            ann['category_id'] = int(rng.integers(1, 9))
+        path.write_text(json.dumps(d))
+    cfg = tmp_path / 'ci_cfg.py'
+    cfg.write_text(f"""_base_ = '{GOL_CFG}'
+num_classes = 8
+model = dict(roi_head=dict(
+    bbox_head=dict(num_classes=num_classes, loss_cls=dict(num_classes=num_classes)),
+    mask_head=dict(num_classes=num_classes)))
+train_cfg = dict(max_iters={CI_ITERS})
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0, end=30),
+    dict(type='MultiStepLR', begin=0, end={CI_ITERS}, by_epoch=False,
+         milestones=[{CI_ITERS - 30}], gamma=0.1)
+]
+default_hooks = dict(checkpoint=dict(interval={CI_ITERS}))
+""")
+    env = dict(os.environ, GATED_MM_OMNIGLOT_LVIS=str(data))
+    work = tmp_path / 'work'
+    ok(run([ROOT / 'tools/train.py', cfg, '--work-dir', work], env=env))
+    ok(run([ROOT / 'tools/test.py', cfg, work / f'iter_{CI_ITERS}.pth', '--work-dir',
+            work / 'test'], env=env))
+    return json.loads((work / 'test' / 'test_metrics.json').read_text())
+
+
+def test_short_training_learns_omniglot_lvis(tmp_path):
+    metrics = train_and_test(tmp_path)
+    ap = metrics['lvis/bbox_AP']
+    print(f'bbox AP {ap:.3f}, segm AP {metrics["lvis/segm_AP"]:.3f}')
+    assert ap > MIN_BBOX_AP, (
+        f'bbox AP {ap:.3f} <= {MIN_BBOX_AP}: the detector did not learn (loss, head or data '
+        f'path broken?)')
+    assert metrics['lvis/segm_AP'] > MIN_BBOX_AP / 2
+    assert (tmp_path / 'work' / 'test' / 'lvis_per_category_ap.csv').is_file()
