@@ -192,3 +192,18 @@ def test_config_builds(path):
         assert model.roi_head.bbox_head.fc_cls.out_features == n  # no background logit
         if path in QUICK and os.path.isfile(loss.freq_file):  # mini-LVIS converted
             assert loss.num_tail_classes > 0 and not torch.isnan(loss.class_frequency).any()
+
+
+def test_lvis_table_configs_use_the_apa_repository_gol_and_say_so():
+    """Every config targeting the APA paper's LVIS table uses GOL as the APA repository
+    computes it (preset 'apa': q clamped to [-10, 10], no loss clamp) and states it."""
+    for path in [p for p in PAPER if p.name.endswith('lvis-v1.py')]:
+        loss = Config.fromfile(str(path)).model.roi_head.bbox_head.loss_cls
+        assert loss.type == 'GumbelDropLoss' and loss.get('preset') == 'apa', path.name
+        assert 'logit_clamp' not in loss and 'loss_clamp' not in loss, path.name
+        header = path.read_text().split('_base_ =')[0]
+        assert "preset 'apa'" in header and 'kostas1515/AGLU' in header, path.name
+    quick = sorted((ROOT / 'configs' / 'lvis_synth').glob('*gol*.py'))
+    assert quick and all(
+        Config.fromfile(str(p)).model.roi_head.bbox_head.loss_cls.preset == 'apa'
+        for p in quick)

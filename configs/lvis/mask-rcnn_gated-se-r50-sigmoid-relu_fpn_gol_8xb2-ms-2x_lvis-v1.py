@@ -3,6 +3,9 @@
 # Backbone: SE-ResNet-50 (plain SE: Sigmoid gate, r = 16, after bn3; ReLU), ImageNet
 # pre-trained, stem + stage 1 frozen (gates included), BN in eval mode. The recipe (GOL +
 # DropLoss, cosine mask head, RFS, 2x, test settings) is in the base file.
+# Classification loss: GOL + DropLoss with preset 'apa', the APA repository's GOL
+# (kostas1515/AGLU mmdetection_v3.2/mmdet/models/losses/droploss.py, the loss behind
+# this table; docs/gol_loss.md), set in the base file.
 _base_ = '../_base_/models/mask-rcnn_gated-r50_fpn_gol_ms-2x_lvis-v1.py'
 
 # ImageNet backbone (SE-ResNet (Sigmoid gate, ReLU)): convert the public APA ImageNet checkpoint
