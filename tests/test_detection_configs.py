@@ -1,5 +1,6 @@
 """The detection configs (configs/lvis, coco, v3det): each states its paper target, carries
-the paper's hyper-parameters (APA paper, ECCV 2024, Table 5 and its V3Det table; GOL, ECCV 2022), and builds.
+the paper's hyper-parameters (APA paper, ECCV 2024, Table 5 and its V3Det table; GOL, ECCV
+2022), and builds.
 
 Models are built here for the LVIS and COCO configs; the V3Det ones (13,204-class heads, slow
 to allocate on a CPU) are built by tests/test_configs.py, which builds every shipped config."""

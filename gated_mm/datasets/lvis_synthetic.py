@@ -115,8 +115,8 @@ def _rle(mask: np.ndarray) -> dict:
 
 def _compose(rng: np.random.Generator, items: Sequence[Tuple[int, np.ndarray]],
              canvas_size: int, size_range: Tuple[int, int], max_tries: int = 60):
-    """Paste (category, source file, ink) items without box overlap; returns (RGB uint8, annotations,
-    leftover items that did not fit)."""
+    """Paste (category, source file, ink) items without box overlap; returns (RGB uint8,
+    annotations, leftover items that did not fit)."""
     bg = rng.uniform(185, 245)
     img = bg + rng.normal(0, 6, size=(canvas_size, canvas_size, 1))
     img = np.repeat(img, 3, axis=2) + rng.normal(0, 3, size=(canvas_size, canvas_size, 3))
