@@ -102,8 +102,9 @@ def test_converter_bad_input_is_one_line(tmp_path):
 
 
 # ---------------------------------------------------------------- learning (CI)
-#: bbox AP (0..1) the short run must reach. Measured (docs/detection_benchmark.md): see the
-#: "CI test" section there for this run's AP and the shuffled-label control's.
+#: bbox AP (0..1) the short run must reach. NOT YET CALIBRATED (docs/detection_benchmark.md,
+#: "CI test"): the test runs only with GATED_MM_DET_LEARNING_TEST=1 until this run and the
+#: shuffled-label control (train_and_test(..., shuffle_labels=True)) have been measured.
 MIN_BBOX_AP = float(os.environ.get('GATED_MM_OMNIGLOT_MIN_AP', '0.10'))
 CI_DATA = ['--num-classes', '8', '--n-max', '100', '--imbalance', '20', '--val-per-class', '6',
            '--rare-max', '10', '--common-max', '40']
@@ -145,6 +146,8 @@ default_hooks = dict(checkpoint=dict(interval={CI_ITERS}))
     return json.loads((work / 'test' / 'test_metrics.json').read_text())
 
 
+@pytest.mark.skipif(os.environ.get('GATED_MM_DET_LEARNING_TEST') != '1',
+                    reason='threshold not calibrated yet; set GATED_MM_DET_LEARNING_TEST=1')
 def test_short_training_learns_omniglot_lvis(tmp_path):
     metrics = train_and_test(tmp_path)
     ap = metrics['lvis/bbox_AP']
