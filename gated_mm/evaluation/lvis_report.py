@@ -72,10 +72,14 @@ def check_detection_config(cfg, training: bool = True) -> None:
     if heads:
         for key, ds in _datasets(cfg):
             path = _ann_path(ds)
-            if not osp.isfile(path):
+            classes = (ds.get('metainfo') or {}).get('classes')
+            if classes:  # mmdet keeps only these classes of the file
+                n_cats, path = len(classes), f'{key}.dataset.metainfo.classes'
+            elif not osp.isfile(path):
                 continue
-            with open(path) as f:
-                n_cats = len(json.load(f).get('categories', []))
+            else:
+                with open(path) as f:
+                    n_cats = len(json.load(f).get('categories', []))
             for tag, n in heads.items():
                 if n_cats and n != n_cats:
                     raise ValueError(

@@ -47,6 +47,13 @@ def test_class_count_mismatch_is_one_actionable_line(tmp_path):
     msg = str(e.value)
     assert '\n' not in msg and 'num_classes=1203' in msg and 'has 3 categories' in msg
     assert 'set num_classes=3' in msg and 'LVISSubsetDataset' in msg
+    # a class subset chosen with metainfo (mmdet filters the file): its size counts
+    cfg = det_cfg(tmp_path, ann, 2)
+    for key in ('train_dataloader', 'test_dataloader'):
+        ds = cfg[key].dataset
+        ds = ds.get('dataset', ds)
+        ds.metainfo = dict(classes=('c0', 'c1'))
+    lvis_report.check_detection_config(cfg)
 
 
 def test_missing_backbone_checkpoint_says_how_to_make_it(tmp_path):
