@@ -1,5 +1,6 @@
 """The detection configs (configs/lvis, coco, v3det): each states its paper target, carries
-the paper's hyper-parameters (``../shared/REFERENCE.md`` sections 6, 7), and builds.
+the paper's hyper-parameters (APA paper, ECCV 2024, Table 5 and its V3Det table; GOL, ECCV
+2022), and builds.
 
 Models are built here for the LVIS and COCO configs; the V3Det ones (13,204-class heads, slow
 to allocate on a CPU) are built by tests/test_configs.py, which builds every shipped config."""
@@ -20,7 +21,7 @@ DET = sorted(p for d in ('lvis', 'coco', 'v3det') for p in (ROOT / 'configs' / d
 PAPER = [p for p in DET if 'mini-lvis' not in p.name]
 QUICK = [p for p in DET if 'mini-lvis' in p.name]
 
-# paper table numbers each config's header must state (REFERENCE sections 6, 7)
+# paper table numbers each config's header must state (APA paper tables)
 TARGETS = {
     'mask-rcnn_gated-se-r50-sigmoid-relu_fpn_gol_8xb2-ms-2x_lvis-v1.py':
     ['28.2', '20.6', '28.9', '30.8', '28.1'],
@@ -192,3 +193,18 @@ def test_config_builds(path):
         assert model.roi_head.bbox_head.fc_cls.out_features == n  # no background logit
         if path in QUICK and os.path.isfile(loss.freq_file):  # mini-LVIS converted
             assert loss.num_tail_classes > 0 and not torch.isnan(loss.class_frequency).any()
+
+
+def test_lvis_table_configs_use_the_apa_repository_gol_and_say_so():
+    """Every config targeting the APA paper's LVIS table uses GOL as the APA repository
+    computes it (preset 'apa': q clamped to [-10, 10], no loss clamp) and states it."""
+    for path in [p for p in PAPER if p.name.endswith('lvis-v1.py')]:
+        loss = Config.fromfile(str(path)).model.roi_head.bbox_head.loss_cls
+        assert loss.type == 'GumbelDropLoss' and loss.get('preset') == 'apa', path.name
+        assert 'logit_clamp' not in loss and 'loss_clamp' not in loss, path.name
+        header = path.read_text().split('_base_ =')[0]
+        assert "preset 'apa'" in header and 'kostas1515/AGLU' in header, path.name
+    quick = sorted((ROOT / 'configs' / 'lvis_synth').glob('*gol*.py'))
+    assert quick and all(
+        Config.fromfile(str(p)).model.roi_head.bbox_head.loss_cls.preset == 'apa'
+        for p in quick)

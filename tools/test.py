@@ -9,7 +9,12 @@ Metrics are logged and written to ``<work_dir>/test_metrics.json`` (work dir def
 ``work_dirs/<config name>``). With LVIS metrics (mmdet ``LVISMetric``: ``bbox_AP``,
 ``bbox_APr``, ``bbox_APc``, ``bbox_APf``, ``segm_...``) the per-group AP table is also
 printed and written to ``<work_dir>/lvis_group_ap.md`` and ``.csv``, with a bar chart
-``lvis_group_ap.png`` (groups: rare / common / frequent categories by training images).
+``lvis_group_ap.png`` (groups: rare / common / frequent categories by training images),
+and the per-category AP table ``lvis_per_category_ap.{csv,md}`` (bbox / segm AP, group,
+training images and instances; sorted by group and image count), from the detections kept in
+``<work_dir>/lvis_results/``. No detections at all: a warning with the remedy
+(``--cfg-options model.test_cfg.rcnn.score_thr=...``). A head whose ``num_classes`` differs
+from the annotation file's categories stops before testing with the fix.
 ``--out`` dumps the predictions to a pickle (mmdet configs: ``DumpDetResults``, masks as
 RLE; others: mmengine ``DumpResults``). ``--show-dir`` turns on the config's
 visualization hook and saves drawn predictions under ``<work_dir>/<timestamp>/<show_dir>``.
@@ -112,6 +117,12 @@ def main(argv=None):
             _fail(f'the config has no {key}: cannot test')
     if args.show_dir:
         enable_visualization(cfg, args.show_dir)
+    from gated_mm.evaluation import lvis_report
+    try:  # heads vs annotation class counts; keep LVIS detections for the per-category table
+        lvis_report.check_detection_config(cfg, training=False)
+    except ValueError as e:
+        _fail(str(e))
+    lvis_prefix = lvis_report.enable_lvis_result_files(cfg)
 
     try:
         setup_cpu_distributed(cfg, args.launcher)
@@ -128,6 +139,9 @@ def main(argv=None):
     metrics = runner.test()
     write_metrics(runner, metrics)
     write_lvis_groups(runner, metrics)
+    from mmengine.dist import is_main_process
+    if is_main_process():  # no-detection warning with the remedy; per-category AP table
+        lvis_report.report_lvis_results(cfg, metrics, lvis_prefix, runner.logger)
 
 
 def write_metrics(runner, metrics):

@@ -118,7 +118,9 @@ def main(argv=None):
         cfg.resume = True
         cfg.load_from = args.resume
 
-    try:
+    from gated_mm.evaluation.lvis_report import check_detection_config
+    try:  # head vs annotation class counts, missing ImageNet backbone: fail before building
+        check_detection_config(cfg, training=True)
         setup_cpu_distributed(cfg, args.launcher)
     except (RuntimeError, ValueError) as e:
         _fail(str(e))

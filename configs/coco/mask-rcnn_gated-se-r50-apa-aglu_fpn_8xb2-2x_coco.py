@@ -7,6 +7,11 @@
 # decay (the public detection code applies it, by accident).
 _base_ = './mask-rcnn_gated-r50-relu_fpn_8xb2-2x_coco.py'
 
+# ImageNet backbone (APA + AGLU SE-ResNet): convert the public APA ImageNet checkpoint
+# (github.com/kostas1515/AGLU, classification/) to a backbone-only state dict:
+#   python tools/dataset_converters/convert_apa_checkpoint.py APA_CKPT.pth \
+#       checkpoints/gated-se-resnet50_apa-aglu_in1k_backbone.pth --backbone-only
+# tools/train.py stops with this instruction when the file is missing.
 pretrained = 'checkpoints/gated-se-resnet50_apa-aglu_in1k_backbone.pth'
 model = dict(
     backbone=dict(

@@ -6,6 +6,11 @@
 # same mmdet 2x schedule.
 _base_ = './mask-rcnn_gated-r50-relu_fpn_8xb2-2x_coco.py'
 
+# ImageNet backbone (SE-ResNet (Sigmoid gate, ReLU)): convert the public APA ImageNet checkpoint
+# (github.com/kostas1515/AGLU, classification/) to a backbone-only state dict:
+#   python tools/dataset_converters/convert_apa_checkpoint.py APA_CKPT.pth \
+#       checkpoints/gated-se-resnet50_sigmoid-relu_in1k_backbone.pth --backbone-only
+# tools/train.py stops with this instruction when the file is missing.
 pretrained = 'checkpoints/gated-se-resnet50_sigmoid-relu_in1k_backbone.pth'
 model = dict(
     backbone=dict(

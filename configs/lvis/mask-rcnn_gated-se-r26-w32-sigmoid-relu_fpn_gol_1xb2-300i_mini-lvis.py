@@ -4,7 +4,7 @@
 # then tested with lvis-api (bbox and segm AP, APr, APc, APf). A demonstration, not a paper
 # target.
 # Make the annotation files first (images stay in $GATED_MM_DATA/coco-mini):
-#   python tools/dataset_converters/coco_to_lvis.py ../shared/data/coco-mini data/mini-lvis
+#   python tools/dataset_converters/coco_to_lvis.py $GATED_MM_DATA/coco-mini data/mini-lvis
 #
 # Deltas from the paper recipe (its base: mask-rcnn_gated-se-r50-sigmoid-relu_..._lvis-v1):
 #   half width throughout: backbone SE-ResNet-26 with stem and base channels 32 instead of

@@ -4,10 +4,16 @@
 # kappa ~ U(-1, 0), lambda ~ U(0, 1)) and AGLU at every ReLU position (detection init
 # kappa ~ U(1.0, 1.3), lambda ~ U(0, 1)); ImageNet pre-trained, stem + stage 1 frozen (their
 # kappa, lambda included), BN in eval mode. Recipe in the base file (same as the baseline).
+# Classification loss: GOL + DropLoss with preset 'apa', the APA repository's GOL
+# (kostas1515/AGLU mmdetection_v3.2/mmdet/models/losses/droploss.py, the loss behind
+# this table; docs/gol_loss.md), set in the base file.
 _base_ = '../_base_/models/mask-rcnn_gated-r50_fpn_gol_ms-2x_lvis-v1.py'
 
-# ImageNet APA + AGLU SE-R50 backbone weights (backbone-only state dict, e.g. from the APA
-# checkpoint converter in tools/dataset_converters/)
+# ImageNet backbone (APA + AGLU SE-ResNet): convert the public APA ImageNet checkpoint
+# (github.com/kostas1515/AGLU, classification/) to a backbone-only state dict:
+#   python tools/dataset_converters/convert_apa_checkpoint.py APA_CKPT.pth \
+#       checkpoints/gated-se-resnet50_apa-aglu_in1k_backbone.pth --backbone-only
+# tools/train.py stops with this instruction when the file is missing.
 pretrained = 'checkpoints/gated-se-resnet50_apa-aglu_in1k_backbone.pth'
 model = dict(
     backbone=dict(

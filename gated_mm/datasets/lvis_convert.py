@@ -3,7 +3,7 @@ r"""LVIS-format helpers without OpenMMLab imports (standard library only, so tha
 class frequencies for GOL/DropLoss.
 
 * :func:`convert_coco_to_lvis` turns a COCO-format train/val pair (e.g.
-  ``../shared/data/coco-mini``) into LVIS v1-format dicts (``tools/dataset_converters/
+  ``$GATED_MM_DATA/coco-mini``) into LVIS v1-format dicts (``tools/dataset_converters/
   coco_to_lvis.py`` is its command line);
 * :class:`~gated_mm.datasets.lvis_subset.LVISSubsetDataset` (in ``lvis_subset.py``) is mmdet's
   ``LVISV1Dataset`` whose class names come from the annotation file;

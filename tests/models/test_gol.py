@@ -1,6 +1,6 @@
 """GOL and GumbelDropLoss against independent high-precision references.
 
-References are written from the equations (``../shared/REFERENCE.md`` section 6) with mpmath
+References are written from the equations (GOL, Alexandridis et al., ECCV 2022, arXiv:2207.10936) with mpmath
 at 50 digits, not from the implementation; the gradients are also checked by gradcheck."""
 import json
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Convert a COCO-format subset (e.g. ../shared/data/coco-mini) into LVIS v1-format files.
+"""Convert a COCO-format subset (e.g. $GATED_MM_DATA/coco-mini) into LVIS v1-format files.
 
     python tools/dataset_converters/coco_to_lvis.py SRC_ROOT OUT_DIR
         [--train-split train2017] [--val-split val2017] [--rare-max 1] [--common-max 3]

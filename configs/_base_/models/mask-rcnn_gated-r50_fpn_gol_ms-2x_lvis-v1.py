@@ -1,14 +1,15 @@
 # GOL recipe for LVIS v1 Mask R-CNN FPN (2x, RFS), shared by configs/lvis/*: the APA paper's
 # LVIS models (Alexandridis et al., ECCV 2024, Table 5) = GOL (Alexandridis et al., ECCV 2022)
-# on a gated backbone. ../shared/REFERENCE.md section 6; public code kostas1515/AGLU
-# instance_segmentation/configs/gol/. The leaf configs set the backbone (SE-R50 or APA-R50).
+# on a gated backbone. Public code kostas1515/AGLU instance_segmentation/configs/gol/;
+# recipe notes in docs/gol_loss.md. The leaf configs set the backbone (SE-R50 or APA-R50).
 #
 # Recipe, line by line (inherited from mmdet's LVIS v1 config unless set here):
 #   data: LVIS v1, RFS (ClassBalancedDataset, oversample_thr 1e-3), multi-scale train
 #         (1333, 640..800 step 32), test (1333, 800)                        [mmdet base]
 #   batch 8 GPUs x 2 images = 16                                            [mmdet base]
 #   bbox head: Shared2FCBBoxHead, 1203 classes, GOL + DropLoss (lambda 0.0011, 815 tail
-#         classes), fc_cls init constant weight 0.001, bias -2                 [here]
+#         classes; APA repository's GOL preset 'apa'), fc_cls init constant 0.001,
+#         bias -2                                                          [here]
 #   mask head: FCNMaskHead, cosine conv predictor, learnable temperature init 4.5 used
 #         squared, CARAFE upsampling (R50 recipe)                            [here]
 #   test: score_thr 1e-4, NMS IoU 0.3, 300 dets, mask_thr 0.4                [here]
@@ -37,7 +38,11 @@ model = dict(
                 # per-class image counts of the training set (buffers; a category file
                 # with "categories"[*]["image_count"] and "num_images" works too)
                 freq_file='data/lvis_v1/annotations/lvis_v1_train.json',
-                logit_clamp=(-4.0, 10.0),  # public code; None: exact loss
+                # the APA repository's GOL (kostas1515/AGLU, mmdetection_v3.2/mmdet/models/
+                # losses/droploss.py, use_classif='gumbel': q clamped to [-10, 10], no loss
+                # clamp), the loss of the APA paper's LVIS table; 'gol': the GOL repository's
+                # gumbel_ce.py; 'exact': no clamp (gated_mm/models/losses/gol.py)
+                preset='apa',
                 loss_weight=1.0),
             init_cfg=[
                 dict(type='Constant', val=0.001, bias=-2.0, override=dict(name='fc_cls')),

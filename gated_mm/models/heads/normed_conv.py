@@ -1,7 +1,8 @@
 r"""Normalised (cosine) convolution: the mask predictor of the GOL LVIS recipe.
 
-For each output channel k and location p (``../shared/REFERENCE.md`` section 6; GOL, ECCV
-2022, and the APA paper's LVIS models, public code)::
+For each output channel k and location p (GOL: Alexandridis et al., ECCV
+2022, arXiv:2207.10936, and the APA paper's LVIS models; public code kostas1515/GOL and
+kostas1515/AGLU)::
 
     out_k(p) = τ · ⟨ x(p) / (‖x(p)‖ + ε),  w_k / (‖w_k‖ + ε) ⟩ + b_k
 

@@ -2,7 +2,7 @@ r"""Wrapped-Cauchy cosine classifier, the V3Det classifier of the APA paper's pu
 
 Han et al., "Wrapped Cauchy Distributed Angular Softmax for Long-Tailed Visual Recognition"
 (ICML 2023); used with a fixed scale s = 300 in the APA paper's V3Det Faster/Cascade R-CNN
-(``../shared/REFERENCE.md`` section 7). For class k with weight w_k and a feature x::
+(APA paper, Alexandridis et al., ECCV 2024, arXiv:2407.08567; public code kostas1515/AGLU). For class k with weight w_k and a feature x::
 
     c_k   = ⟨ x / (‖x‖ + ε), w_k / (‖w_k‖ + ε) ⟩                      (cosine, in [−1, 1])
     ρ_k   = sigmoid(g_k)                                              (concentration, (0, 1))

@@ -1,8 +1,9 @@
 r"""Gumbel Optimised Loss (GOL) and its DropLoss form for long-tailed detection.
 
 Alexandridis et al., "Long-tailed Instance Segmentation using Gumbel Optimized Loss"
-(ECCV 2022), used as the LVIS classification loss of the APA paper (Alexandridis et al.,
-ECCV 2024, Table 5). ``../shared/REFERENCE.md`` section 6.
+(ECCV 2022, arXiv:2207.10936), used as the LVIS classification loss of the APA paper
+(Alexandridis et al., "Adaptive Parametric Activation", ECCV 2024, arXiv:2407.08567,
+Table 5). User notes: ``docs/gol_loss.md``.
 
 Gumbel activation (the test-time score of class c)::
 
@@ -20,34 +21,58 @@ where 1 − exp(−t) would lose every digit), its expansion ``−q + log1p(−t
 error < t²/24 / q < 3e-16). Each branch sees only its own part of the input range (clamped),
 so none produces inf/NaN values or gradients. The loss is computed in float32 for
 float16/bfloat16 inputs (float64 stays float64). ``F.binary_cross_entropy`` on η, as in the
-public code, is refused under CUDA autocast ("unsafe to autocast") and forms 1 − η, which
+public codes, is refused under CUDA autocast ("unsafe to autocast") and forms 1 − η, which
 rounds to 0 (log clamped at −100) once η is within an ulp of 1.
 
-DropLoss (Hsieh et al., AAAI 2021, as used by the GOL public code): with the class flag
-T(c) = 1 if image_count(c) / N_images < λ, the negative term of a T-class is
+Presets (``preset=``): the two public codes clamp differently, and neither is the exact loss::
+
+    'apa'          q ← clamp(q, −10, 10); ℓ analytic; no loss clamp.
+                   kostas1515/AGLU, mmdetection_v3.2/mmdet/models/losses/droploss.py,
+                   DropLoss(use_classif='gumbel'): the loss of the APA paper's LVIS table.
+    'gol'          q ← clamp(q, −4, 10); ℓ = BCE(η(q), y); ℓ ← clamp(ℓ, 0, 20) element-wise
+                   (zero gradient where clamped: a positive with q < −log 20 ≈ −3.0).
+                   kostas1515/GOL, mmdet/models/losses/gumbel_ce.py (``binary_cross_entropy``;
+                   the repository README's ``gumbel_cross_entropy``). That file clamps after
+                   ``weight_reduce_loss``, i.e. element-wise for ``reduction='none'`` and on
+                   the reduced loss otherwise; this preset clamps element-wise.
+    'exact'        no clamp (finite for every finite q in float32 except y = 1 with q < −88,
+                   where y·exp(−q) overflows).
+
+BCE(η, y) equals the analytic ℓ wherever F.binary_cross_entropy's log clamp (−100) is
+inactive, which holds for every q in [−4, 10]; the presets are computed analytically. The
+gradients differ only where BCE's backward divides by max(η(1 − η), 1e-12), i.e. q < −3.32:
+for positives that region lies inside the 'gol' loss clamp (zero gradient in both), for
+negatives both gradients are below 1e-20. The GOL repository's DropLoss
+(mmdet/models/losses/droploss.py, use_classif='gumbel', its LVIS configs) uses the q clamp
+[−4, 10] and BCE without the loss clamp; there that 1e-12 floor makes the gradient of a
+positive with q < −3.32 vanish, which no analytic preset reproduces.
+``logit_clamp`` / ``loss_clamp`` given explicitly override the preset's.
+
+DropLoss (Tan et al.'s EQL drop rule as DropLoss, Hsieh et al., AAAI 2021; as in both public
+codes): with the class flag T(c) = 1 if image_count(c) / N_images < λ, the negative term of a
+T-class is
 
 * dropped for every foreground RoI;
 * dropped for a background RoI at random with probability 1 − r, independently per
-  (RoI, class), where r is the fraction of the batch's foreground RoIs whose class is in T.
+  (RoI, class), where r is the fraction of the batch's foreground RoIs whose class is in T
+  (public code: kept where u ≤ r, u ~ U[0, 1) from ``torch.rand_like`` of the (N, C) loss).
 
 Positive terms are never dropped. λ = 0.0011 for LVIS v1 (815 classes), 0.00177 for v0.5.
 
 Reduction: Σ_{i,c} w_i · drop_ic · ℓ_ic / avg_factor with w the per-RoI weight mmdet
 passes (``label_weights``) and avg_factor the number of RoIs (mmdet's ``BBoxHead.loss``
 passes the count of RoIs with positive weight; without it, the number of rows). The public
-code divides by the number of RoIs too.
+codes ignore w and avg_factor and divide by the number of rows: identical for mmdet's RoI
+sampler (every sampled RoI has weight 1).
 
-Deviations from the public code (config options):
+Other deviations from the public code:
 
-* ``logit_clamp``: the public code clamps q to [−4, 10] before the loss (zero gradient
-  outside); the paper does not mention it. Default ``(-4.0, 10.0)`` reproduces the public
-  code; ``None`` gives the exact loss (finite for every finite q in float32 except
-  y = 1 with q < −88, where y·exp(−q) overflows).
 * Class frequencies are buffers of the module (saved in checkpoints, moved with
   ``.to(device)``), computed from an LVIS annotation or category file (``freq_file``) or
   given as ``image_count`` + ``num_images``; the public code reads a hard-coded table and
   needs CUDA. With no foreground RoI in a batch, r is undefined: nothing is dropped for the
   background RoIs (the public code's behaviour, where r is NaN).
+* The accuracy is logged as ``acc_fg`` (public code: ``acc_classes``).
 """
 import math
 import os.path as osp
@@ -57,6 +82,14 @@ import torch
 from torch import Tensor, nn
 
 from ..registry import register_in_scopes
+
+#: Clamps per preset (see the module docstring): name → (logit_clamp, loss_clamp, source).
+GOL_PRESETS = {
+    'apa': ((-10.0, 10.0), None,
+            'kostas1515/AGLU mmdetection_v3.2/mmdet/models/losses/droploss.py'),
+    'gol': ((-4.0, 10.0), (0.0, 20.0), 'kostas1515/GOL mmdet/models/losses/gumbel_ce.py'),
+    'exact': (None, None, 'exact loss, no clamp'),
+}
 
 #: q above which log(1 − exp(−e^{−q})) uses its expansion −q + log1p(−e^{−q}/2).
 _ASYMPTOTIC_Q = 15.0
@@ -89,13 +122,17 @@ def gumbel_log1m_cdf(q: Tensor) -> Tensor:
 
 def gol_loss(logits: Tensor,
              targets: Tensor,
-             logit_clamp: Optional[Tuple[float, float]] = None) -> Tensor:
+             logit_clamp: Optional[Tuple[float, float]] = None,
+             loss_clamp: Optional[Tuple[float, float]] = None) -> Tensor:
     """Element-wise GOL ℓ(q, y) = y·exp(−q) − (1 − y)·log(1 − exp(−exp(−q))).
 
     Args:
         logits: q, any shape, any float dtype (computed in float32, float64 kept).
         targets: y in [0, 1], broadcastable to ``logits``.
-        logit_clamp: optional (low, high) clamp of q before the loss (public code: (−4, 10)).
+        logit_clamp: optional (low, high) clamp of q before the loss (zero gradient outside;
+            'apa' preset (−10, 10), 'gol' (−4, 10)).
+        loss_clamp: optional (low, high) clamp of the element-wise loss (zero gradient
+            outside; 'gol' preset (0, 20)).
 
     Returns:
         Tensor of ``logits``' shape in float32 (float64 for float64 input).
@@ -108,16 +145,44 @@ def gol_loss(logits: Tensor,
         y = targets.to(dtype)
         # y·exp(−q) as exp(log y − q): exactly 0 (with a 0 gradient) where y = 0, even where
         # exp(−q) overflows; ∞ only for y > 0 and q < −88 (float32), the true value's overflow
-        return torch.exp(torch.log(y) - q) - (1 - y) * gumbel_log1m_cdf(q)
+        loss = torch.exp(torch.log(y) - q) - (1 - y) * gumbel_log1m_cdf(q)
+        if loss_clamp is not None:
+            loss = loss.clamp(min=loss_clamp[0], max=loss_clamp[1])
+        return loss
 
 
-def _check_clamp(clamp, owner: str):
+def _check_clamp(clamp, owner: str, what: str = 'logit_clamp'):
     if clamp is None:
         return None
     if len(clamp) != 2 or not clamp[0] < clamp[1]:
-        raise ValueError(f'{owner}: logit_clamp must be None or (low, high) with low < high, '
+        raise ValueError(f'{owner}: {what} must be None or (low, high) with low < high, '
                          f'got {clamp!r}')
     return (float(clamp[0]), float(clamp[1]))
+
+
+def resolve_gol_preset(preset: str, logit_clamp='preset', loss_clamp='preset',
+                       owner: str = 'GOLLoss') -> Tuple[Optional[tuple], Optional[tuple], str]:
+    """(logit_clamp, loss_clamp, name) of a preset; an explicit clamp (a pair or None, anything
+    but the string 'preset') overrides the preset's and makes the name ``'<preset>+custom'``.
+
+    Raises:
+        ValueError: unknown preset or a malformed clamp.
+    """
+    if preset not in GOL_PRESETS:
+        raise ValueError(f'{owner}: unknown preset {preset!r}; choose one of '
+                         f'{sorted(GOL_PRESETS)} (apa: APA paper LVIS table)')
+    p_logit, p_loss, _ = GOL_PRESETS[preset]
+    custom = False
+    if isinstance(logit_clamp, str) and logit_clamp == 'preset':
+        logit_clamp = p_logit
+    else:
+        custom = custom or _check_clamp(logit_clamp, owner) != p_logit
+    if isinstance(loss_clamp, str) and loss_clamp == 'preset':
+        loss_clamp = p_loss
+    else:
+        custom = custom or _check_clamp(loss_clamp, owner, 'loss_clamp') != p_loss
+    return (_check_clamp(logit_clamp, owner), _check_clamp(loss_clamp, owner, 'loss_clamp'),
+            preset + ('+custom' if custom else ''))
 
 
 @register_in_scopes(('mmdet', ))
@@ -133,25 +198,36 @@ class GOLLoss(nn.Module):
     Args:
         num_classes: C, foreground classes (e.g. 1203 for LVIS v1). Labels are in [0, C]
             with C = background.
-        loss_weight: multiplier of the loss.
-        logit_clamp: (low, high) clamp of the logits before the loss; public code (−4, 10);
-            None for the exact loss.
+        preset: which public code the clamps reproduce: 'apa' (default; the APA paper's
+            LVIS table), 'gol' or 'exact' (see the module docstring).
+        logit_clamp, loss_clamp: (low, high) or None, overriding the preset's.
+        use_sigmoid: mmdet loss convention; GOL is sigmoid-style (C outputs), so only True
+            is accepted.
         reduction: 'mean' (sum / avg_factor, the default) or 'sum'; 'none' returns the
             (N, C) element-wise loss.
+        loss_weight: multiplier of the loss.
 
     Shapes: ``cls_score`` (N, C) logits; ``label`` (N,) int64 in [0, C]; ``weight`` (N,)
     or None. Returns a scalar (float32; float64 for float64 logits).
 
     Raises:
-        ValueError: ``cls_score`` is not (N, num_classes) or labels are out of range.
+        ValueError: unknown preset, ``use_sigmoid=False``, ``cls_score`` is not
+            (N, num_classes) or labels are out of range.
     """
 
     def __init__(self,
                  num_classes: int,
-                 loss_weight: float = 1.0,
-                 logit_clamp: Optional[Sequence[float]] = (-4.0, 10.0),
-                 reduction: str = 'mean'):
+                 preset: str = 'apa',
+                 logit_clamp='preset',
+                 loss_clamp='preset',
+                 use_sigmoid: bool = True,
+                 reduction: str = 'mean',
+                 loss_weight: float = 1.0):
         super().__init__()
+        if not use_sigmoid:
+            raise ValueError(f'{type(self).__name__}: use_sigmoid=False is not supported (GOL '
+                             f'is a sigmoid-style loss with C outputs); for a softmax loss use '
+                             f"dict(type='CrossEntropyLoss', use_sigmoid=False)")
         if int(num_classes) < 1:
             raise ValueError(f'{type(self).__name__}: num_classes must be >= 1, got {num_classes}')
         if reduction not in ('mean', 'sum', 'none'):
@@ -159,7 +235,9 @@ class GOLLoss(nn.Module):
                              f"'none', got {reduction!r}")
         self.num_classes = int(num_classes)
         self.loss_weight = float(loss_weight)
-        self.logit_clamp = _check_clamp(logit_clamp, type(self).__name__)
+        self.logit_clamp, self.loss_clamp, self.preset = resolve_gol_preset(
+            preset, logit_clamp, loss_clamp, type(self).__name__)
+        self.use_sigmoid = True
         self.reduction = reduction
         # mmdet BBoxHead hooks: C outputs, custom scores, custom accuracy
         self.custom_cls_channels = True
@@ -219,7 +297,7 @@ class GOLLoss(nn.Module):
         self._check_inputs(cls_score, label)
         reduction = reduction_override or self.reduction
         target = self.one_hot(cls_score, label)
-        loss = gol_loss(cls_score, target, self.logit_clamp)
+        loss = gol_loss(cls_score, target, self.logit_clamp, self.loss_clamp)
         drop = self.drop_weights(cls_score, label, target)
         if drop is not None:
             loss = loss * drop
@@ -233,8 +311,9 @@ class GOLLoss(nn.Module):
         return self.loss_weight * loss
 
     def extra_repr(self) -> str:
-        return (f'num_classes={self.num_classes}, loss_weight={self.loss_weight}, '
-                f'logit_clamp={self.logit_clamp}')
+        return (f'num_classes={self.num_classes}, preset={self.preset!r}, '
+                f'logit_clamp={self.logit_clamp}, loss_clamp={self.loss_clamp}, '
+                f'loss_weight={self.loss_weight}')
 
 
 @register_in_scopes(('mmdet', ))
@@ -257,7 +336,8 @@ class GumbelDropLoss(GOLLoss):
     checkpoints and moved with the module (no hard-coded device).
 
     Args:
-        num_classes, loss_weight, logit_clamp, reduction: as :class:`GOLLoss`.
+        num_classes, preset, logit_clamp, loss_clamp, use_sigmoid, reduction, loss_weight:
+            as :class:`GOLLoss`.
         lambda_: frequency threshold; 0.0011 LVIS v1 (815 classes), 0.00177 LVIS v0.5.
         freq_file: path of the LVIS training annotation file or a category file.
         image_count, num_images: explicit training image counts per class and total.
@@ -274,11 +354,15 @@ class GumbelDropLoss(GOLLoss):
                  freq_file: Optional[str] = None,
                  image_count: Optional[Sequence[float]] = None,
                  num_images: Optional[int] = None,
-                 loss_weight: float = 1.0,
-                 logit_clamp: Optional[Sequence[float]] = (-4.0, 10.0),
-                 reduction: str = 'mean'):
-        super().__init__(num_classes, loss_weight=loss_weight, logit_clamp=logit_clamp,
-                         reduction=reduction)
+                 preset: str = 'apa',
+                 logit_clamp='preset',
+                 loss_clamp='preset',
+                 use_sigmoid: bool = True,
+                 reduction: str = 'mean',
+                 loss_weight: float = 1.0):
+        super().__init__(num_classes, preset=preset, logit_clamp=logit_clamp,
+                         loss_clamp=loss_clamp, use_sigmoid=use_sigmoid, reduction=reduction,
+                         loss_weight=loss_weight)
         name = type(self).__name__
         if not lambda_ > 0:
             raise ValueError(f'{name}: lambda_ must be > 0, got {lambda_}')
@@ -338,8 +422,11 @@ class GumbelDropLoss(GOLLoss):
         tail = self.tail_mask.to(device=cls_score.device)
         fg = label < self.num_classes
         if fg.any():
-            ratio = tail[label[fg]].to(target.dtype).mean()
-            keep_bg = torch.rand_like(target) <= ratio  # drop with probability 1 - r
+            # float32 draws and ratio, as the public code (rand_like of a float32 (N, C)
+            # tensor): the same random stream for the same seed
+            ratio = tail[label[fg]].float().mean()
+            u = torch.rand(target.shape, dtype=torch.float32, device=target.device)
+            keep_bg = u <= ratio  # drop with probability 1 - r
         else:
             keep_bg = torch.ones_like(target, dtype=torch.bool)
         # drop: tail class, negative, and (foreground RoI, or background RoI not kept)

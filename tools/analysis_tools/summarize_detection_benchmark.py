@@ -1,0 +1,90 @@
+#!/usr/bin/env python
+"""Mean ± std over seeds of the Omniglot-LVIS runs of run_detection_benchmark.sh.
+
+    python tools/analysis_tools/summarize_detection_benchmark.py WORK_ROOT [--out FILE.md]
+
+Reads ``WORK_ROOT/<config>_seed<S>/test/test_metrics.json`` (tools/test.py) and
+``wall_time.json``; prints a Markdown table: AP, APr, APc, APf for bbox and segm (x100),
+mean ± sample standard deviation over the seeds found, the seeds, and the mean wall times.
+"""
+import argparse
+import glob
+import json
+import os.path as osp
+import re
+import statistics
+import sys
+from collections import defaultdict
+
+COLS = [f'{t}_{c}' for t in ('bbox', 'segm') for c in ('AP', 'APr', 'APc', 'APf')]
+
+
+def collect(root):
+    runs = defaultdict(dict)
+    for path in sorted(glob.glob(osp.join(root, '*_seed*', 'test', 'test_metrics.json'))):
+        run = osp.basename(osp.dirname(osp.dirname(path)))
+        m = re.match(r'(.+)_seed(\d+)$', run)
+        if not m:
+            continue
+        with open(path) as f:
+            metrics = json.load(f)
+        vals = {}
+        for k, v in metrics.items():
+            key = k.split('/')[-1]
+            if key in COLS:
+                vals[key] = float(v) * 100
+        wall = osp.join(osp.dirname(osp.dirname(path)), 'wall_time.json')
+        if osp.isfile(wall):
+            with open(wall) as f:
+                vals.update(json.load(f))
+        runs[m[1]][int(m[2])] = vals
+    return runs
+
+
+def fmt(xs):
+    xs = [x for x in xs if x is not None and x >= 0]
+    if not xs:
+        return 'n/a'
+    if len(xs) == 1:
+        return f'{xs[0]:.1f}'
+    return f'{statistics.mean(xs):.1f} ± {statistics.stdev(xs):.1f}'
+
+
+def table(runs):
+    head = '| config | seeds | ' + ' | '.join(COLS) + ' | train s | test s |'
+    lines = [head, '|' + '---|' * (len(COLS) + 4)]
+    for name, by_seed in runs.items():
+        seeds = sorted(by_seed)
+        cells = [fmt([by_seed[s].get(c) for s in seeds]) for c in COLS]
+        tr = statistics.mean(by_seed[s].get('train_s', 0) for s in seeds)
+        te = statistics.mean(by_seed[s].get('test_s', 0) for s in seeds)
+        lines.append(f'| {name} | {",".join(map(str, seeds))} | ' + ' | '.join(cells)
+                     + f' | {tr:.0f} | {te:.0f} |')
+    per_seed = ['', '| config | seed | ' + ' | '.join(COLS) + ' |',
+                '|' + '---|' * (len(COLS) + 2)]
+    for name, by_seed in runs.items():
+        for s in sorted(by_seed):
+            per_seed.append(f'| {name} | {s} | ' + ' | '.join(
+                'n/a' if by_seed[s].get(c) is None else f'{by_seed[s][c]:.1f}' for c in COLS)
+                + ' |')
+    return '\n'.join(lines + per_seed)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('root')
+    p.add_argument('--out')
+    args = p.parse_args(argv)
+    runs = collect(args.root)
+    if not runs:
+        sys.exit(f'summarize_detection_benchmark.py: error: no */test/test_metrics.json under '
+                 f'{args.root}; run tools/analysis_tools/run_detection_benchmark.sh first')
+    text = table(runs)
+    print(text)
+    if args.out:
+        with open(args.out, 'w') as f:
+            f.write(text + '\n')
+
+
+if __name__ == '__main__':
+    main()
