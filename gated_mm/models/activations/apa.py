@@ -14,7 +14,7 @@ Both are evaluated in log space, never forming λ·exp(−κz)::
 
     u = log λ − κ z,   s = softplus(u),   η = exp(−s / λ)
 
-and differentiated exactly (``../shared/REFERENCE.md`` section 1), with σ = sigmoid(u)
+and differentiated exactly (chain rule on the log-space form), with σ = sigmoid(u)
 and s both obtained from the one exponential exp(−|u|) (see :func:`_backward_math`)::
 
     ∂η/∂z = η κ σ / λ        ∂η/∂κ = η z σ / λ        ∂η/∂λ = η (s − σ) / λ²
@@ -24,8 +24,9 @@ intermediates in backward, so the saved-tensor memory equals one input, as for a
 activation. Forward and backward each run as one fused ``torch.compile`` kernel with dynamic
 shapes when available (see :mod:`.fused`; ``GATED_MM_COMPILE=0`` for eager). Inside those
 kernels log1p(exp(−|u|)) is a degree-9 polynomial (:func:`_log1p_poly`, float32 error ≤ 1.8e-7
-relative, as ``torch.log1p``) and the multiply-adds are FMA-contracted; eager mode uses
-``torch.log1p``. The eager backward is written in differentiable torch ops, so double
+relative, as ``torch.log1p``) for float32 and lower precisions, and ``torch.log1p`` for
+float64, so every path is float64-accurate for a float64 caller; the multiply-adds are
+FMA-contracted; eager mode uses ``torch.log1p``. The eager backward is written in differentiable torch ops, so double
 backward (``gradgradcheck``) works.
 
 λ is clamped to ``lambda_min`` (default 1e-4, as the public code) at use time; below the
@@ -72,16 +73,21 @@ def _log1p_poly(e: Tensor) -> Tensor:
 
 
 def _log1p_unit(e: Tensor) -> Tensor:
-    """log1p(e), e in [0, 1]: the polynomial when traced into a fused kernel, ``torch.log1p``
-    in eager mode (where each polynomial step would be one more pass over memory)."""
-    return _log1p_poly(e) if torch.compiler.is_compiling() else torch.log1p(e)
+    """log1p(e), e in [0, 1]: the polynomial when traced into a fused kernel of float32 (or
+    lower) precision, ``torch.log1p`` in eager mode (where each polynomial step would be one
+    more pass over memory) and in float64 (the polynomial is float32-accurate only: 4.7e-9
+    relative, so a float64 caller gets the exact log1p from every path)."""
+    if torch.compiler.is_compiling() and e.dtype != torch.float64:
+        return _log1p_poly(e)
+    return torch.log1p(e)
 
 
 def _softplus(u: Tensor) -> Tensor:
-    """softplus(u) = max(u, 0) + log1p(exp(−|u|)) in a fused kernel (polynomial log1p);
-    eager: ``F.softplus``, one pass over memory instead of six."""
+    """softplus(u) = max(u, 0) + log1p(exp(−|u|)) in a fused kernel (polynomial log1p in
+    float32, exact log1p in float64); eager: ``F.softplus``, one pass over memory instead of
+    six."""
     if torch.compiler.is_compiling():
-        return torch.clamp_min(u, 0) + _log1p_poly(torch.exp(-u.abs()))
+        return torch.clamp_min(u, 0) + _log1p_unit(torch.exp(-u.abs()))
     return F.softplus(u)
 
 
@@ -103,7 +109,7 @@ def _reduce_to(grad: Tensor, shape: torch.Size) -> Tensor:
 
 def _backward_math(z: Tensor, kappa: Tensor, lambda_: Tensor, grad_out: Tensor, unit: bool,
                    need_kappa: bool, need_lambda: bool):
-    """Exact gradients w.r.t. z, κ, λ from the recomputed s, η, σ (REFERENCE section 1).
+    """Exact gradients w.r.t. z, κ, λ from the recomputed s, η, σ (the derivatives in the module doc).
 
     With u = log λ − κz and e = exp(−|u|) (in (0, 1], never overflows), both
     s = softplus(u) = max(u, 0) + log1p(e) and σ = sigmoid(u) = (u ≥ 0 ? 1 : e) / (1 + e)
