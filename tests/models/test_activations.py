@@ -111,7 +111,9 @@ def test_finite_at_extreme_inputs(unit, lambda_, kappa):
 
 
 def test_lambda_floor_clamps_and_stops_gradient():
-    m = APA(kappa_init=1.0, lambda_init=-0.5, lambda_min=1e-3)
+    m = APA(kappa_init=1.0, lambda_init=0.5, lambda_min=1e-3)
+    with torch.no_grad():  # λ driven below the floor by training (an init there is refused)
+        m.lambda_.fill_(-0.5)
     z = torch.randn(10)
     out = m(z)
     torch.testing.assert_close(out, ref_eta(z.double(), 1.0, 1e-3).float())
@@ -335,3 +337,23 @@ def test_every_compiled_kernel_is_float64_exact(monkeypatch, name):
             direct = ref_eta(z, kappa, lam) * (z if unit else 1)
             torch.testing.assert_close(y, direct, rtol=1e-12, atol=1e-12)
     assert apa_mod._Kernels._compiled is not None and not apa_mod._Kernels._failed
+
+
+@pytest.mark.parametrize('cls', [APA, AGLU])
+@pytest.mark.parametrize('kwargs,match', [
+    (dict(lambda_init=-0.5), r'lambda_init must be >= 0.0001'),
+    (dict(lambda_init=0.0), r'lambda_init must be >= 0.0001'),
+    (dict(lambda_init=(-1.0, 1.0)), r'lambda_init range must lie in \[0.0, inf\)'),
+    (dict(lambda_init=(0.0, 1e-5)), r'lambda_init range .* end above 0.0001'),
+    (dict(kappa_init=float('nan')), r'kappa_init must be a finite constant'),
+    (dict(kappa_init=(0.0, float('inf'))), r'kappa_init must be a finite constant'),
+    (dict(lambda_init=float('nan')), r'lambda_init must be a finite constant')])
+def test_invalid_initial_values_are_refused(cls, kwargs, match):
+    """λ below the floor would get zero gradient forever; NaN/Inf would train NaN."""
+    with pytest.raises(ValueError, match=f'^{cls.__name__}: {match}'):
+        cls(**kwargs)
+
+
+def test_valid_initial_values_are_accepted():
+    assert APA(lambda_init=1e-4).lambda_.item() == pytest.approx(1e-4)
+    assert AGLU(lambda_init=(0.0, 1.0), kappa_init=-3.0).kappa.item() == -3.0

@@ -36,6 +36,7 @@ Deviation from the public code: its hand-written AGLU backward gets ∂/∂λ wr
 s/λ² term); here every gradient is exact. Under autocast the computation runs in float32
 (float64 inputs stay float64) and the result is cast back to the input dtype.
 """
+import math
 from typing import Optional, Sequence, Tuple, Union
 
 import torch
@@ -224,14 +225,31 @@ def _apply(z, kappa, lambda_, lambda_min, unit):
     return out.to(z.dtype)
 
 
-def _init_param(shape, init: InitRange) -> nn.Parameter:
+def _init_param(shape, init: InitRange, name: str = 'init', low_bound: Optional[float] = None,
+                min_value: Optional[float] = None) -> nn.Parameter:
+    """A parameter filled with ``init`` (a constant, or a (low, high) uniform range).
+
+    Raises:
+        ValueError: ``init`` is not finite, a range has low > high, a constant is below
+            ``min_value`` or a range starts below ``low_bound`` or ends at or below
+            ``min_value``.
+    """
     p = torch.empty(shape)
-    if isinstance(init, (int, float)):
-        p.fill_(float(init))
+    values = [float(init)] if isinstance(init, (int, float)) else [float(v) for v in init]
+    if len(values) not in (1, 2) or not all(math.isfinite(v) for v in values):
+        raise ValueError(f'{name} must be a finite constant or (low, high), got {init!r}')
+    if len(values) == 1:
+        if min_value is not None and values[0] < min_value:
+            raise ValueError(f'{name} must be >= {min_value} (lambda_min), got {init!r}')
+        p.fill_(values[0])
     else:
-        low, high = (float(v) for v in init)
+        low, high = values
         if not low <= high:
             raise ValueError(f'init range must be (low, high) with low <= high, got {init}')
+        if (low_bound is not None and low < low_bound) or (
+                min_value is not None and high <= min_value):
+            raise ValueError(f'{name} range must lie in [{low_bound}, inf) and end above '
+                             f'{min_value} (lambda_min), got {init!r}')
         p.uniform_(low, high)
     return nn.Parameter(p)
 
@@ -256,10 +274,14 @@ class _APABase(nn.Module):
         self.num_channels = num_channels
         self.lambda_min = float(lambda_min)
         shape = (1, ) if num_channels is None else (num_channels, )
+        cls = type(self).__name__
         self.kappa = _init_param(
-            shape, self.default_kappa_init if kappa_init is None else kappa_init)
+            shape, self.default_kappa_init if kappa_init is None else kappa_init,
+            f'{cls}: kappa_init')
+        # λ below lambda_min is clamped at use, where its gradient is 0: it would never learn
         self.lambda_ = _init_param(
-            shape, self.default_lambda_init if lambda_init is None else lambda_init)
+            shape, self.default_lambda_init if lambda_init is None else lambda_init,
+            f'{cls}: lambda_init', low_bound=0.0, min_value=self.lambda_min)
         # Accepted for ConvModule (which injects ``inplace``); the backward needs the input,
         # so the result is never written in place.
         self.inplace = inplace
@@ -293,7 +315,9 @@ class APA(_APABase):
             for per-channel parameters applied along dim 1.
         kappa_init, lambda_init: a constant, or a (low, high) uniform range. Defaults are the
             public code's APA-in-SE inits: κ ~ U(−1, 0), λ ~ U(0, 1). The CBAM gates of the
-            public code use κ ~ U(0, 1).
+            public code use κ ~ U(0, 1). Valid: κ any finite value; λ a constant
+            ≥ ``lambda_min`` or a range with 0 ≤ low ≤ high and high > ``lambda_min``
+            (ValueError otherwise: a λ at the floor gets zero gradient and never learns).
         lambda_min: floor of λ at use time (1e-4 as the public code); gradient zero below it.
         inplace: accepted for ``ConvModule``/``act_cfg`` compatibility; ignored.
 
