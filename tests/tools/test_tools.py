@@ -201,6 +201,17 @@ def test_test_py_refuses_a_checkpoint_that_does_not_fill_the_model(full_run, cls
     assert osp.isfile(tmp_path / 'b' / 'test_metrics.json')
 
 
+def test_nan_loss_stops_training_in_one_line(cls_data, tmp_path):
+    """Before: NaN losses trained to the end with exit 0."""
+    proc = python_tool('train.py', CLS_CONFIG, '--work-dir', str(tmp_path),
+                       *cls_options(cls_data, **{'optim_wrapper.optimizer.lr': 1e38}),
+                       expect_ok=False)
+    assert proc.returncode == 1
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith('train.py: error: loss is ') and ' at iteration ' in last
+    assert 'first non-finite: ' in last
+
+
 def test_resume_matches_uninterrupted_run(full_run, cls_data, tmp_path):
     work = str(tmp_path)
     # first half (stop at 3), then --resume (latest in work dir) up to 6
