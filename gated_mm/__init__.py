@@ -6,13 +6,13 @@ applies the compatibility fixes in :mod:`gated_mm.compat` and registers every mo
 * activations (APA, AGLU, ...) in mmengine's root ``MODELS`` (usable from any scope);
 * attention blocks and backbones in the mmpretrain and mmdet ``MODELS`` registries;
 * datasets and metrics in mmpretrain's ``DATASETS`` / ``METRICS``;
-* the ``ProgressBarHook`` in mmengine's root ``HOOKS``.
+* the ``ProgressBarHook`` and ``FiniteLossHook`` in mmengine's root ``HOOKS``.
 """
 from .version import __version__
 from . import compat  # noqa: F401  (first: patches must precede the other imports)
 from . import models  # noqa: F401
 from . import datasets  # noqa: F401
 from . import evaluation  # noqa: F401
-from . import engine  # noqa: F401
+from . import engine  # noqa: F401  (hooks, runner-level checks)
 
 __all__ = ['__version__']

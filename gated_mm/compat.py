@@ -29,7 +29,7 @@ Not a patch but kept here so that CPU launch logic lives in one place:
 :func:`setup_cpu_distributed` prepares a config for DDP on a machine without GPU
 (gloo, process group initialised before the Runner, ``device_ids=None``).
 
-mmengine's ``collect_env`` crash with a broken torchvision (REFERENCE section 8) needs no
+mmengine's ``collect_env`` crash with a broken torchvision (``mmengine/utils/dl_utils/collect_env.py`` imports torchvision) needs no
 fix here: ``tools/setup_env.sh`` installs a matching torch/torchvision pair, and with a
 broken torchvision mmpretrain itself fails to import, so patching ``collect_env`` would
 only move the error.

@@ -3,7 +3,7 @@
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE.pkl]
                          [--show-dir DIR] [--cfg-options k=v ...]
-                         [--launcher {none,pytorch,slurm,mpi}]
+                         [--launcher {none,pytorch,slurm,mpi}] [--allow-partial-checkpoint]
 
 Metrics are logged and written to ``<work_dir>/test_metrics.json`` (work dir default
 ``work_dirs/<config name>``). With LVIS metrics (mmdet ``LVISMetric``: ``bbox_AP``,
@@ -18,6 +18,8 @@ from the annotation file's categories stops before testing with the fix.
 ``--out`` dumps the predictions to a pickle (mmdet configs: ``DumpDetResults``, masks as
 RLE; others: mmengine ``DumpResults``). ``--show-dir`` turns on the config's
 visualization hook and saves drawn predictions under ``<work_dir>/<timestamp>/<show_dir>``.
+A checkpoint that leaves model tensors unloaded or mis-shaped (e.g. of another architecture)
+is refused with one line and exit status 1; ``--allow-partial-checkpoint`` tests anyway.
 Distributed: ``bash tools/dist_test.sh CONFIG CHECKPOINT N`` or ``tools/slurm_test.sh``.
 """
 import argparse
@@ -45,6 +47,9 @@ def parse_args(argv=None):
                         'lists as key="[a,b]")')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
+    parser.add_argument('--allow-partial-checkpoint', action='store_true',
+                        help='test even if the checkpoint leaves model weights unloaded or '
+                        'mis-shaped (default: refuse, exit 1)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
     if 'LOCAL_RANK' not in os.environ:
@@ -136,6 +141,12 @@ def main(argv=None):
         place_show_dir(runner, args.show_dir)
     if args.out is not None:
         add_dump_metric(runner, cfg, args.out)
+    if not args.allow_partial_checkpoint:
+        from gated_mm.engine import CheckpointMismatchError, check_checkpoint_matches
+        try:
+            check_checkpoint_matches(runner.model, args.checkpoint, name=args.checkpoint)
+        except CheckpointMismatchError as e:
+            _fail(str(e))
     metrics = runner.test()
     write_metrics(runner, metrics)
     write_lvis_groups(runner, metrics)

@@ -8,6 +8,8 @@
 ``--resume`` alone resumes from the latest checkpoint in the work dir, ``--resume CKPT``
 from that file. ``--amp`` switches ``optim_wrapper`` to ``AmpOptimWrapper``: dynamic fp16
 loss scaling on GPU, bfloat16 autocast on CPU (fp16 autocast does not exist on CPU).
+A NaN/Inf training loss stops the run with one line naming the iteration and the first
+non-finite parameter or module output (``--cfg-options check_finite_loss=False``: off).
 Distributed: ``bash tools/dist_train.sh CONFIG N`` (torchrun; gloo on CPU-only machines)
 or ``tools/slurm_train.sh``.
 """
@@ -125,8 +127,13 @@ def main(argv=None):
     except (RuntimeError, ValueError) as e:
         _fail(str(e))
 
+    from gated_mm.engine import NonFiniteLossError, add_finite_loss_hook
+    add_finite_loss_hook(cfg)  # a NaN/Inf loss stops the run (check_finite_loss=False: off)
     runner = build_runner(cfg)
-    runner.train()
+    try:
+        runner.train()
+    except NonFiniteLossError as e:
+        _fail(str(e))
 
 
 if __name__ == '__main__':

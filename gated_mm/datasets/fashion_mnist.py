@@ -158,7 +158,9 @@ def find_fashion_mnist(data_root: Optional[str] = None,
     Tries, in order: ``data_root`` (extracted files, or ``.gz`` decompressed next to them or,
     if that folder is read-only, into ``<cache_dir>-<hash of the path>``); each folder of
     :data:`DEBIAN_DIRS` (``.gz`` decompressed once into ``cache_dir``); ``cache_dir`` itself;
-    and, if ``download``, mmpretrain's download into ``data_root`` (if given) or ``cache_dir``.
+    and, if ``download``, mmpretrain's download into ``data_root`` (if it is an existing
+    folder; a missing, e.g. misspelt, one is never created) or ``cache_dir``. The folder used
+    is logged in one line, as a warning when ``data_root`` was given but another copy is used.
 
     Args:
         data_root (str, optional): Folder given by the user. Defaults to None.
@@ -176,35 +178,47 @@ def find_fashion_mnist(data_root: Optional[str] = None,
     """
     cache_dir = osp.expanduser(cache_dir or fashion_mnist_cache_dir())
     tried: List[str] = []
+    given = osp.abspath(osp.expanduser(str(data_root))) if data_root else None
+
+    def used(folder: str) -> str:
+        # one line saying which copy is used; a warning when it is not the given data_root
+        if given is not None and folder != given:
+            print_log(f'Fashion-MNIST: data_root {given} has no idx files (misspelt?); using '
+                      f'the copy in {folder}', logger='current', level=logging.WARNING)
+        else:
+            print_log(f'Fashion-MNIST: using the copy in {folder}', logger='current')
+        return folder
 
     if data_root:
         root = osp.abspath(osp.expanduser(str(data_root)))
         state = _state(root)
         if state == 'extracted':
-            return root
+            return used(root)
         if state == 'gz':
             dst = root if os.access(root, os.W_OK) else (
                 f"{cache_dir}-{hashlib.sha1(root.encode()).hexdigest()[:8]}")
             _extract(root, dst)
-            return dst
+            return used(dst)
         tried.append(f'{root} (data_root: no idx files)')
 
     for folder in DEBIAN_DIRS:
         state = _state(folder)
         if state == 'extracted':
-            return folder
+            return used(folder)
         if state == 'gz':
             if _state(cache_dir) != 'extracted':
                 _extract(folder, cache_dir)
-            return cache_dir
+            return used(cache_dir)
         tried.append(f'{folder} (Debian package dataset-fashion-mnist not installed)')
 
     if _state(cache_dir) == 'extracted':
-        return cache_dir
+        return used(cache_dir)
     tried.append(f'{cache_dir} (cache: empty)')
 
     if download:
-        target = osp.abspath(osp.expanduser(str(data_root))) if data_root else cache_dir
+        # a data_root that does not exist (e.g. misspelt) is never created: download into
+        # the cache folder instead
+        target = given if given is not None and osp.isdir(given) else cache_dir
         if not _writable(target):
             tried.append(f'download into {target} (not writable)')
         else:
@@ -215,7 +229,7 @@ def find_fashion_mnist(data_root: Optional[str] = None,
                 tried.append(f'download into {target} ({reason})')
             else:
                 if _state(target) == 'extracted':
-                    return target
+                    return used(target)
                 tried.append(f'download into {target} (files missing afterwards)')
     else:
         tried.append('download disabled (download=False)')

@@ -1,6 +1,7 @@
 """Fashion-MNIST look-up and Fashion-MNIST-LT, on the real files of the Debian package
 ``dataset-fashion-mnist`` (and on small synthetic IDX files for the look-up rules)."""
 import gzip
+import logging
 import os
 import os.path as osp
 from decimal import ROUND_FLOOR, Decimal, getcontext
@@ -218,3 +219,30 @@ def test_registered():
     from mmpretrain.registry import DATASETS
     assert DATASETS.get('FashionMNISTLT') is FashionMNISTLT
     assert DATASETS.get('GatedFashionMNIST') is GatedFashionMNIST
+
+
+def test_misspelt_data_root_says_which_copy_and_is_never_created(tmp_path, no_system_data,
+                                                                 monkeypatch):
+    """A data_root that does not exist: the system copy is used with a warning naming both
+    folders; a download goes to the cache, never into a newly created misspelt folder."""
+    logged = []
+    monkeypatch.setattr(fm, 'print_log', lambda msg, **kw: logged.append((msg, kw.get('level'))))
+    system = tmp_path / 'system'
+    synthetic_tree(system, gz=False)
+    monkeypatch.setattr(fm, 'DEBIAN_DIRS', (str(system), ))
+    typo = tmp_path / 'fahsion-mnist'
+    assert find_fashion_mnist(str(typo)) == str(system)
+    assert logged == [(f'Fashion-MNIST: data_root {typo} has no idx files (misspelt?); using '
+                       f'the copy in {system}', logging.WARNING)]
+    logged.clear()
+    assert find_fashion_mnist(str(system)) == str(system)
+    assert logged == [(f'Fashion-MNIST: using the copy in {system}', None)]
+
+    monkeypatch.setattr(fm, 'DEBIAN_DIRS', (str(tmp_path / 'no-debian'), ))
+    src = synthetic_tree(tmp_path / 'server', gz=True)
+    monkeypatch.setattr(fm, 'download_and_extract_archive', lambda url, download_root, filename,
+                        md5: write_idx(osp.join(download_root, filename[:-3]),
+                                       src[filename[:-3]]))
+    cache = str(tmp_path / 'cache' / 'data' / 'fashion-mnist')
+    assert find_fashion_mnist(str(typo)) == cache
+    assert not osp.exists(typo)

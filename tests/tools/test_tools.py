@@ -178,6 +178,40 @@ def test_test_py_evaluates_and_dumps(full_run, cls_data, tmp_path):
     assert shown and all(f.endswith('.png') for f in shown)
 
 
+def test_test_py_refuses_a_checkpoint_that_does_not_fill_the_model(full_run, cls_data,
+                                                                    tmp_path):
+    """A checkpoint with a tensor missing and one of another shape (as from another
+    architecture): one line, exit 1, no metrics; --allow-partial-checkpoint tests anyway."""
+    ckpt = torch.load(osp.join(full_run, 'iter_6.pth'), map_location='cpu', weights_only=False)
+    sd = ckpt['state_dict']
+    fc = next(k for k in sd if k.endswith('fc.weight'))
+    sd[fc] = torch.zeros(sd[fc].shape[0] + 1, sd[fc].shape[1])
+    del sd[next(k for k in sd if k.endswith('conv1.weight'))]
+    bad = str(tmp_path / 'other_arch.pth')
+    torch.save(ckpt, bad)
+    proc = python_tool('test.py', CLS_CONFIG, bad, '--work-dir', str(tmp_path / 'a'),
+                       *cls_options(cls_data), expect_ok=False)
+    assert proc.returncode == 1
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith(f'test.py: error: {bad} does not match the model: 1 of ')
+    assert f'{fc}: checkpoint' in last and '--allow-partial-checkpoint' in last
+    assert not osp.exists(tmp_path / 'a' / 'test_metrics.json')
+    python_tool('test.py', CLS_CONFIG, bad, '--work-dir', str(tmp_path / 'b'),
+                '--allow-partial-checkpoint', *cls_options(cls_data))
+    assert osp.isfile(tmp_path / 'b' / 'test_metrics.json')
+
+
+def test_nan_loss_stops_training_in_one_line(cls_data, tmp_path):
+    """Before: NaN losses trained to the end with exit 0."""
+    proc = python_tool('train.py', CLS_CONFIG, '--work-dir', str(tmp_path),
+                       *cls_options(cls_data, **{'optim_wrapper.optimizer.lr': 1e38}),
+                       expect_ok=False)
+    assert proc.returncode == 1
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith('train.py: error: loss is ') and ' at iteration ' in last
+    assert 'first non-finite: ' in last
+
+
 def test_resume_matches_uninterrupted_run(full_run, cls_data, tmp_path):
     work = str(tmp_path)
     # first half (stop at 3), then --resume (latest in work dir) up to 6

@@ -14,7 +14,7 @@ Both are evaluated in log space, never forming λ·exp(−κz)::
 
     u = log λ − κ z,   s = softplus(u),   η = exp(−s / λ)
 
-and differentiated exactly (``../shared/REFERENCE.md`` section 1), with σ = sigmoid(u)
+and differentiated exactly (chain rule on the log-space form), with σ = sigmoid(u)
 and s both obtained from the one exponential exp(−|u|) (see :func:`_backward_math`)::
 
     ∂η/∂z = η κ σ / λ        ∂η/∂κ = η z σ / λ        ∂η/∂λ = η (s − σ) / λ²
@@ -24,8 +24,9 @@ intermediates in backward, so the saved-tensor memory equals one input, as for a
 activation. Forward and backward each run as one fused ``torch.compile`` kernel with dynamic
 shapes when available (see :mod:`.fused`; ``GATED_MM_COMPILE=0`` for eager). Inside those
 kernels log1p(exp(−|u|)) is a degree-9 polynomial (:func:`_log1p_poly`, float32 error ≤ 1.8e-7
-relative, as ``torch.log1p``) and the multiply-adds are FMA-contracted; eager mode uses
-``torch.log1p``. The eager backward is written in differentiable torch ops, so double
+relative, as ``torch.log1p``) for float32 and lower precisions, and ``torch.log1p`` for
+float64, so every path is float64-accurate for a float64 caller; the multiply-adds are
+FMA-contracted; eager mode uses ``torch.log1p``. The eager backward is written in differentiable torch ops, so double
 backward (``gradgradcheck``) works.
 
 λ is clamped to ``lambda_min`` (default 1e-4, as the public code) at use time; below the
@@ -35,6 +36,7 @@ Deviation from the public code: its hand-written AGLU backward gets ∂/∂λ wr
 s/λ² term); here every gradient is exact. Under autocast the computation runs in float32
 (float64 inputs stay float64) and the result is cast back to the input dtype.
 """
+import math
 from typing import Optional, Sequence, Tuple, Union
 
 import torch
@@ -72,16 +74,21 @@ def _log1p_poly(e: Tensor) -> Tensor:
 
 
 def _log1p_unit(e: Tensor) -> Tensor:
-    """log1p(e), e in [0, 1]: the polynomial when traced into a fused kernel, ``torch.log1p``
-    in eager mode (where each polynomial step would be one more pass over memory)."""
-    return _log1p_poly(e) if torch.compiler.is_compiling() else torch.log1p(e)
+    """log1p(e), e in [0, 1]: the polynomial when traced into a fused kernel of float32 (or
+    lower) precision, ``torch.log1p`` in eager mode (where each polynomial step would be one
+    more pass over memory) and in float64 (the polynomial is float32-accurate only: 4.7e-9
+    relative, so a float64 caller gets the exact log1p from every path)."""
+    if torch.compiler.is_compiling() and e.dtype != torch.float64:
+        return _log1p_poly(e)
+    return torch.log1p(e)
 
 
 def _softplus(u: Tensor) -> Tensor:
-    """softplus(u) = max(u, 0) + log1p(exp(−|u|)) in a fused kernel (polynomial log1p);
-    eager: ``F.softplus``, one pass over memory instead of six."""
+    """softplus(u) = max(u, 0) + log1p(exp(−|u|)) in a fused kernel (polynomial log1p in
+    float32, exact log1p in float64); eager: ``F.softplus``, one pass over memory instead of
+    six."""
     if torch.compiler.is_compiling():
-        return torch.clamp_min(u, 0) + _log1p_poly(torch.exp(-u.abs()))
+        return torch.clamp_min(u, 0) + _log1p_unit(torch.exp(-u.abs()))
     return F.softplus(u)
 
 
@@ -103,7 +110,7 @@ def _reduce_to(grad: Tensor, shape: torch.Size) -> Tensor:
 
 def _backward_math(z: Tensor, kappa: Tensor, lambda_: Tensor, grad_out: Tensor, unit: bool,
                    need_kappa: bool, need_lambda: bool):
-    """Exact gradients w.r.t. z, κ, λ from the recomputed s, η, σ (REFERENCE section 1).
+    """Exact gradients w.r.t. z, κ, λ from the recomputed s, η, σ (the derivatives in the module doc).
 
     With u = log λ − κz and e = exp(−|u|) (in (0, 1], never overflows), both
     s = softplus(u) = max(u, 0) + log1p(e) and σ = sigmoid(u) = (u ≥ 0 ? 1 : e) / (1 + e)
@@ -220,14 +227,31 @@ def _apply(z, kappa, lambda_, lambda_min, unit):
     return out.to(z.dtype)
 
 
-def _init_param(shape, init: InitRange) -> nn.Parameter:
+def _init_param(shape, init: InitRange, name: str = 'init', low_bound: Optional[float] = None,
+                min_value: Optional[float] = None) -> nn.Parameter:
+    """A parameter filled with ``init`` (a constant, or a (low, high) uniform range).
+
+    Raises:
+        ValueError: ``init`` is not finite, a range has low > high, a constant is below
+            ``min_value`` or a range starts below ``low_bound`` or ends at or below
+            ``min_value``.
+    """
     p = torch.empty(shape)
-    if isinstance(init, (int, float)):
-        p.fill_(float(init))
+    values = [float(init)] if isinstance(init, (int, float)) else [float(v) for v in init]
+    if len(values) not in (1, 2) or not all(math.isfinite(v) for v in values):
+        raise ValueError(f'{name} must be a finite constant or (low, high), got {init!r}')
+    if len(values) == 1:
+        if min_value is not None and values[0] < min_value:
+            raise ValueError(f'{name} must be >= {min_value} (lambda_min), got {init!r}')
+        p.fill_(values[0])
     else:
-        low, high = (float(v) for v in init)
+        low, high = values
         if not low <= high:
             raise ValueError(f'init range must be (low, high) with low <= high, got {init}')
+        if (low_bound is not None and low < low_bound) or (
+                min_value is not None and high <= min_value):
+            raise ValueError(f'{name} range must lie in [{low_bound}, inf) and end above '
+                             f'{min_value} (lambda_min), got {init!r}')
         p.uniform_(low, high)
     return nn.Parameter(p)
 
@@ -252,10 +276,14 @@ class _APABase(nn.Module):
         self.num_channels = num_channels
         self.lambda_min = float(lambda_min)
         shape = (1, ) if num_channels is None else (num_channels, )
+        cls = type(self).__name__
         self.kappa = _init_param(
-            shape, self.default_kappa_init if kappa_init is None else kappa_init)
+            shape, self.default_kappa_init if kappa_init is None else kappa_init,
+            f'{cls}: kappa_init')
+        # λ below lambda_min is clamped at use, where its gradient is 0: it would never learn
         self.lambda_ = _init_param(
-            shape, self.default_lambda_init if lambda_init is None else lambda_init)
+            shape, self.default_lambda_init if lambda_init is None else lambda_init,
+            f'{cls}: lambda_init', low_bound=0.0, min_value=self.lambda_min)
         # Accepted for ConvModule (which injects ``inplace``); the backward needs the input,
         # so the result is never written in place.
         self.inplace = inplace
@@ -289,7 +317,9 @@ class APA(_APABase):
             for per-channel parameters applied along dim 1.
         kappa_init, lambda_init: a constant, or a (low, high) uniform range. Defaults are the
             public code's APA-in-SE inits: κ ~ U(−1, 0), λ ~ U(0, 1). The CBAM gates of the
-            public code use κ ~ U(0, 1).
+            public code use κ ~ U(0, 1). Valid: κ any finite value; λ a constant
+            ≥ ``lambda_min`` or a range with 0 ≤ low ≤ high and high > ``lambda_min``
+            (ValueError otherwise: a λ at the floor gets zero gradient and never learns).
         lambda_min: floor of λ at use time (1e-4 as the public code); gradient zero below it.
         inplace: accepted for ``ConvModule``/``act_cfg`` compatibility; ignored.
 

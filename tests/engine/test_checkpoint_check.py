@@ -1,0 +1,39 @@
+"""check_checkpoint_matches: a checkpoint must fill every model tensor with its shape."""
+import pytest
+import torch
+from torch import nn
+
+from gated_mm.engine import CheckpointMismatchError, check_checkpoint_matches
+
+
+def _model():
+    return nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.Linear(4, 2))
+
+
+def test_own_checkpoint_passes_in_every_container(tmp_path):
+    m = _model()
+    sd = m.state_dict()
+    assert check_checkpoint_matches(m, {'state_dict': sd}) == []
+    assert check_checkpoint_matches(m, {'model': sd}) == []
+    assert check_checkpoint_matches(m, {f'module.{k}': v for k, v in sd.items()}) == []
+    torch.save({'state_dict': dict(sd, extra=torch.ones(1))}, tmp_path / 'c.pth')
+    assert check_checkpoint_matches(m, str(tmp_path / 'c.pth')) == ['extra']
+    # the BatchNorm step counter is not required (absent from converted checkpoints)
+    del sd['1.num_batches_tracked']
+    assert check_checkpoint_matches(m, sd) == []
+
+
+def test_missing_and_mis_shaped_tensors_are_refused_in_one_line():
+    m = _model()
+    sd = m.state_dict()
+    del sd['0.bias']
+    with pytest.raises(CheckpointMismatchError, match=r'^ck does not match the model: 1 of 9 '
+                       r'model tensors not in it \(first: 0\.bias\)\. .*'
+                       r'--allow-partial-checkpoint'):
+        check_checkpoint_matches(m, sd, name='ck')
+    sd = _model().state_dict()
+    sd['2.weight'] = torch.zeros(3, 4)
+    with pytest.raises(CheckpointMismatchError) as err:
+        check_checkpoint_matches(m, sd)
+    assert '1 of different shape (first: 2.weight: checkpoint (3, 4), model (2, 4))' in str(
+        err.value) and '\n' not in str(err.value)
