@@ -12,5 +12,6 @@ from . import compat  # noqa: F401  (first: patches must precede the other impor
 from . import models  # noqa: F401
 from . import datasets  # noqa: F401
 from . import evaluation  # noqa: F401
+from . import engine  # noqa: F401
 
 __all__ = ['__version__']

@@ -1,0 +1,4 @@
+"""Training hooks, registered in mmengine's root ``HOOKS``."""
+from .hooks import SetEpochHook
+
+__all__ = ['SetEpochHook']
