@@ -4,7 +4,7 @@
 # with scale 1, s applied in the loss), class-balanced weights (beta = 0.9999, paper) from
 # the last epoch on (the paper defers to epoch 160 of 200; here epoch 3 of 4, 0-based).
 # The rest as the CE first stage (reduced setting, see that config).
-_base_ = ['./ce_gated-se-r26-w4_1xb64-4e_fashion-mnist-lt-200.py']
+_base_ = ['./ce_gated-se-r26-w4_apa-aglu_1xb64-4e_fashion-mnist-lt-200.py']
 
 model = dict(head=dict(
     _delete_=True, type='CosineClsHead', num_classes=10, in_channels=128, scale=1.0,
