@@ -11,6 +11,8 @@ from .fashion_mnist import (FashionMNISTLT, GatedFashionMNIST, fashion_mnist_cac
 from .imagenet_lt import ImageNetLT, TxtListDataset, read_txt_list
 from .long_tail import LongTailDataset, long_tail_counts
 from .transforms import ToGrayscale
+from .class_counts import class_counts_from  # noqa: F401
+from .samplers import RebalancedSampler, sampling_class_probs  # noqa: F401
 from .lvis_subset import LVISSubsetDataset, convert_coco_to_lvis, load_category_frequency  # noqa: F401,E501
 
 __all__ = [

@@ -2,4 +2,7 @@
 from .shot_accuracy import ShotAccuracy, shot_groups
 from .iif import IIF, IIF_VARIANTS, class_counts_from, iif_weights  # noqa: F401
 
+from .calibration import (CalibrationError, calibration_errors, probabilities,  # noqa: F401
+                          reliability_bins)
+
 __all__ = ['ShotAccuracy', 'shot_groups']

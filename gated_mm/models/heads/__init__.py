@@ -2,3 +2,4 @@
 from .cosine_cls_head import CosineClsHead  # noqa: F401
 from .normed_conv import CosineConv2d  # noqa: F401
 from .wrapped_cauchy import WrappedCauchyLinear  # noqa: F401
+from .decoupled import AdjustedLinearClsHead, LWSClsHead, TauNormClsHead  # noqa: F401

@@ -1,6 +1,10 @@
-"""Detection losses, registered in mmdet's ``MODELS``."""
+"""Losses: GOL / DropLoss (mmdet ``MODELS``) and the long-tailed re-balancing losses."""
 from .gol import (GOL_PRESETS, GOLLoss, GumbelDropLoss, gol_loss, gumbel_log1m_cdf,
                   gumbel_scores, resolve_gol_preset)
 
+from .rebalancing import (BalancedSoftmaxLoss, ClassBalancedLoss, LDAMLoss,
+                          LogitAdjustedLoss, PosthocLogitAdjustment, effective_number_weights)
+
 __all__ = ['GOL_PRESETS', 'GOLLoss', 'GumbelDropLoss', 'gol_loss', 'gumbel_log1m_cdf',
-           'gumbel_scores', 'resolve_gol_preset']
+           'gumbel_scores', 'resolve_gol_preset', 'BalancedSoftmaxLoss', 'ClassBalancedLoss',
+           'LDAMLoss', 'LogitAdjustedLoss', 'PosthocLogitAdjustment', 'effective_number_weights']

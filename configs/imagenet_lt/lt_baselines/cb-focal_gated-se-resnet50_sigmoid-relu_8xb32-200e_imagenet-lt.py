@@ -1,0 +1,16 @@
+# Class-balanced focal loss (Cui et al., "Class-Balanced Loss Based on Effective Number of
+# Samples", CVPR 2019): w_y (1 - p_y)^gamma (-log p_y), w from the effective number.
+# Recipe of the root config (APA paper's ImageNet-LT recipe: 200 epochs, batch 256, SGD 0.2 /
+# 0.9 / 1e-4, 3-epoch warm-up + cosine, AutoAugment), with these changes, line by line:
+#   no mixup (the re-balancing losses take hard labels) ... model.train_cfg = None
+#   no IIF at test (the loss / classifier does the re-balancing) ... head.logit_adjust = None
+#   beta = 0.999, gamma = 0.5 (paper's ImageNet setting) ... ClassBalancedLoss(beta, gamma)
+#   softmax focal (paper: sigmoid focal) ... loss_type='focal'
+# Gates: plain SE-ResNet-50 (Sigmoid SE gate, ReLU), the APA paper's baseline.
+_base_ = ['./cb-focal_gated-se-resnet50_apa-aglu_8xb32-200e_imagenet-lt.py']
+
+model = dict(
+    backbone=dict(
+        act_cfg=dict(_delete_=True, type='ReLU', inplace=True),
+        attention_cfg=dict(_delete_=True, type='GatedSE', ratio=16,
+                           gate_cfg=dict(type='Sigmoid'))))
