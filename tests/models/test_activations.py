@@ -54,8 +54,8 @@ def test_forward_and_all_gradients_match_float64_reference(kappa, lambda_, unit)
 
 
 def test_public_code_lambda_gradient_bug_is_not_reproduced():
-    # REFERENCE section 1: at λ=0.6, κ=1.1, z=−1 the true ∂AGLU/∂λ is −0.193
-    # (the public hand-written backward gives +0.321).
+    # At λ=0.6, κ=1.1, z=−1 the true ∂AGLU/∂λ is −0.193; the hand-written AGLU backward of the
+    # public APA code (github.com/kostas1515/AGLU) drops the s/λ² term and gives +0.321.
     m = AGLU(kappa_init=1.1, lambda_init=0.6).double()
     m(torch.tensor([-1.0], dtype=torch.float64)).sum().backward()
     assert m.lambda_.grad.item() == pytest.approx(-0.193, abs=1e-3)
