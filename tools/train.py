@@ -8,6 +8,9 @@
 ``--resume`` alone resumes from the latest checkpoint in the work dir, ``--resume CKPT``
 from that file. ``--amp`` switches ``optim_wrapper`` to ``AmpOptimWrapper``: dynamic fp16
 loss scaling on GPU, bfloat16 autocast on CPU (fp16 autocast does not exist on CPU).
+APA / AGLU κ and λ are kept out of weight decay for every config whose ``optim_wrapper``
+names no ``constructor`` (``GatedOptimWrapperConstructor``; ``paramwise_cfg.gate_decay=True``
+or ``constructor='DefaultOptimWrapperConstructor'`` keeps the upstream behaviour).
 A NaN/Inf training loss stops the run with one line naming the iteration and the first
 non-finite parameter or module output (``--cfg-options check_finite_loss=False``: off).
 Distributed: ``bash tools/dist_train.sh CONFIG N`` (torchrun; gloo on CPU-only machines)
@@ -127,7 +130,9 @@ def main(argv=None):
     except (RuntimeError, ValueError) as e:
         _fail(str(e))
 
-    from gated_mm.engine import NonFiniteLossError, add_finite_loss_hook
+    from gated_mm.engine import (NonFiniteLossError, add_finite_loss_hook,
+                                 use_gated_optim_constructor)
+    use_gated_optim_constructor(cfg)  # κ, λ without weight decay unless the config says otherwise
     add_finite_loss_hook(cfg)  # a NaN/Inf loss stops the run (check_finite_loss=False: off)
     runner = build_runner(cfg)
     try:

@@ -1,13 +1,20 @@
-"""Runner-level pieces of gated_mm, hooks registered in mmengine's root ``HOOKS``: the
-progress bar of the shared runtime base ``configs/_base_/default_runtime.py``, the finite-loss
-check added by ``tools/train.py``, the epoch setter of epoch-scheduled losses (LDAM-DRW), and
-the checkpoint check of ``tools/test.py``."""
+"""Runner-level pieces of gated_mm.
+
+* hooks (mmengine root ``HOOKS``): the progress bar of the shared runtime base
+  ``configs/_base_/default_runtime.py``, the finite-loss check added by ``tools/train.py``, the
+  epoch setter of epoch-scheduled losses (LDAM-DRW);
+* the optimizer-wrapper constructor that keeps κ / λ out of weight decay (mmengine root
+  ``OPTIM_WRAPPER_CONSTRUCTORS``; the default of ``tools/train.py``);
+* the checkpoint check of ``tools/test.py``.
+"""
 from .checkpoint_check import CheckpointMismatchError, check_checkpoint_matches
 from .finite_loss import (FiniteLossHook, NonFiniteLossError, add_finite_loss_hook,
                           first_nonfinite_module)
 from .hooks import SetEpochHook
+from .optim_constructor import GatedOptimWrapperConstructor, use_gated_optim_constructor
 from .progress_bar_hook import ProgressBarHook
 
 __all__ = ['CheckpointMismatchError', 'check_checkpoint_matches', 'FiniteLossHook',
            'first_nonfinite_module', 'NonFiniteLossError', 'add_finite_loss_hook',
-           'ProgressBarHook', 'SetEpochHook']
+           'ProgressBarHook', 'SetEpochHook', 'GatedOptimWrapperConstructor',
+           'use_gated_optim_constructor']
