@@ -151,8 +151,10 @@ class Table:
     def evaluate(self, config: str, variant: str, seed: int) -> dict:
         run_dir = osp.join(self.work, run_name(config), variant, f'seed{seed}')
         out = osp.join(run_dir, 'metrics.json')
-        if osp.isfile(out):
-            return json.load(open(out))
+        if osp.isfile(out):  # finished run: keyed by its folder (config name, variant, seed),
+            r = json.load(open(out))  # not by the config path it was started with
+            r.update(config=config, variant=variant, seed=seed)
+            return r
         import torch
         from gated_mm.evaluation import calibration_errors, probabilities
         cfg, run_dir, ckpt, seconds = self.checkpoint(config, variant, seed)
