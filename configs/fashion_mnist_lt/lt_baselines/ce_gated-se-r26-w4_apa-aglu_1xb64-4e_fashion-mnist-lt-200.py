@@ -48,5 +48,3 @@ default_hooks = dict(
     logger=dict(type='LoggerHook', interval=4),
     checkpoint=dict(type='CheckpointHook', interval=max_epochs, max_keep_ckpts=1,
                     save_last=True))
-vis_backends = [dict(type='LocalVisBackend')]
-visualizer = dict(type='UniversalVisualizer', vis_backends=vis_backends)
