@@ -3,7 +3,8 @@
 #   bash tools/run_tests.sh [pytest args]
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PY=$(bash "$ROOT/tools/setup_env.sh" | tail -n 1)
+# the deployment tests need onnx + onnxruntime (requirements/deploy.txt): the test environment has them
+PY=$(GATED_MM_EXTRAS=${GATED_MM_EXTRAS:-deploy} bash "$ROOT/tools/setup_env.sh" | tail -n 1)
 cd "$ROOT"
 export PATH="$(dirname "$PY"):$PATH"   # tools/*.sh find the environment's python
 exec "$PY" -m pytest tests -q -ra "$@"
