@@ -1,5 +1,5 @@
 """Training images per class, from the training annotations: the one helper every
-count-based long-tailed module uses (IIF, the re-balancing losses, the samplers).
+count-based long-tailed module uses (IIF, the re-balancing losses, the samplers, ShotAccuracy).
 """
 from typing import Optional, Sequence
 
@@ -50,7 +50,11 @@ def class_counts_from(train_ann_file: Optional[str] = None,
         if counts is None:
             if hasattr(dataset, 'full_init'):
                 dataset.full_init()
-            labels = np.asarray(dataset.get_gt_labels(), dtype=np.int64)
+            if hasattr(dataset, 'get_gt_labels'):
+                labels = np.asarray(dataset.get_gt_labels(), dtype=np.int64)
+            else:  # a detection-style dataset: the first category of each sample
+                labels = np.array([dataset.get_cat_ids(i)[0] for i in range(len(dataset))],
+                                  dtype=np.int64)
             classes = (getattr(dataset, 'metainfo', None) or {}).get('classes')
             counts = np.bincount(labels, minlength=len(classes) if classes else 0)
     counts = np.asarray(counts)

@@ -13,8 +13,8 @@ import torch
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import print_log
 
-from mmpretrain.registry import DATASETS, METRICS
-from ..datasets.imagenet_lt import read_txt_list
+from mmpretrain.registry import METRICS
+from ..datasets.class_counts import class_counts_from
 
 __all__ = ['ShotAccuracy', 'shot_groups']
 
@@ -40,23 +40,6 @@ def shot_groups(class_counts: Sequence[int], many_thr: float = 100,
         'medium': np.flatnonzero((counts >= few_thr) & (counts <= many_thr)),
         'few': np.flatnonzero(counts < few_thr),
     }
-
-
-def _counts_from_dataset(dataset) -> np.ndarray:
-    if isinstance(dataset, dict):
-        dataset = DATASETS.build(dataset)
-    counts = getattr(dataset, 'class_counts', None)
-    if counts is not None:
-        return np.asarray(counts, dtype=np.int64)
-    if hasattr(dataset, 'full_init'):
-        dataset.full_init()
-    if hasattr(dataset, 'get_gt_labels'):
-        labels = np.asarray(dataset.get_gt_labels(), dtype=np.int64)
-    else:
-        labels = np.array([dataset.get_cat_ids(i)[0] for i in range(len(dataset))],
-                          dtype=np.int64)
-    classes = (getattr(dataset, 'metainfo', None) or {}).get('classes')
-    return np.bincount(labels, minlength=len(classes) if classes else 0).astype(np.int64)
 
 
 @METRICS.register_module()
@@ -119,12 +102,6 @@ class ShotAccuracy(BaseMetric):
                  prefix: Optional[str] = None,
                  collect_dir: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix, collect_dir=collect_dir)
-        sources = [s for s, v in (('train_ann_file', train_ann_file),
-                                  ('train_dataset', train_dataset),
-                                  ('class_counts', class_counts)) if v is not None]
-        if len(sources) != 1:
-            raise ValueError(f'ShotAccuracy needs exactly one of train_ann_file, train_dataset, '
-                             f'class_counts (got {sources or "none"})')
         if few_thr > many_thr:
             raise ValueError(f'ShotAccuracy: few_thr ({few_thr}) must be <= many_thr '
                              f'({many_thr}); groups are few < few_thr <= medium <= many_thr '
@@ -132,19 +109,9 @@ class ShotAccuracy(BaseMetric):
         self.many_thr = many_thr
         self.few_thr = few_thr
 
-        if class_counts is not None:
-            counts = np.asarray(class_counts)
-            if counts.ndim != 1 or counts.size == 0 or not np.all(counts == np.round(counts)):
-                raise ValueError(f'ShotAccuracy: class_counts must be a non-empty list of '
-                                 f'integers, got {class_counts!r}')
-            counts = counts.astype(np.int64)
-        elif train_ann_file is not None:
-            labels = np.array([e.label for e in read_txt_list(train_ann_file)], dtype=np.int64)
-            counts = np.bincount(labels, minlength=num_classes or 0).astype(np.int64)
-        else:
-            counts = _counts_from_dataset(train_dataset)
-        if num_classes is not None and len(counts) < num_classes:
-            counts = np.pad(counts, (0, num_classes - len(counts)))
+        counts = class_counts_from(train_ann_file=train_ann_file, train_dataset=train_dataset,
+                                   class_counts=class_counts, num_classes=num_classes,
+                                   owner='ShotAccuracy')
         if (counts < 0).any():
             raise ValueError(f'ShotAccuracy: class_counts must be >= 0, got {counts.tolist()}')
         if num_classes is not None and len(counts) != num_classes:
