@@ -9,8 +9,12 @@
 # balanced (10,000). Shot groups are scaled to this data set: many > 1000, medium 200-1000,
 # few < 200 training images (ImageNet-LT uses 100 / 20).
 # Not a paper number: a smoke-scale demonstration of the whole pipeline.
+# Bases: data _base_/datasets/fashion_mnist_lt.py, schedule (1 warm-up epoch, cosine, 10 epochs)
+# _base_/schedules/fashion-mnist-lt_bs128_warmup-coslr-10e.py.
 _base_ = [
     '../_base_/models/gated-se-resnet50_apa-aglu.py',
+    '../_base_/datasets/fashion_mnist_lt.py',
+    '../_base_/schedules/fashion-mnist-lt_bs128_warmup-coslr-10e.py',
     '../_base_/default_runtime.py',
 ]
 
@@ -19,46 +23,8 @@ model = dict(
     backbone=dict(depth=26, in_channels=1, stem_channels=16, base_channels=16,
                   stem_type='cifar', strides=(2, 2, 2, 1)),
     head=dict(num_classes=10, in_channels=512, topk=(1, )))
-
-train_set = dict(type='FashionMNISTLT', split='train', imbalance_ratio=100, data_root=None)
-train_pipeline = [
-    dict(type='RandomCrop', crop_size=28, padding=2),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='PackInputs'),
-]
-# ToGrayscale: a no-op on the data set's grey images; makes image files (read as 3 channels by
-# mmpretrain's ImageClassificationInferencer) fit the 1-channel model.
-test_pipeline = [dict(type='ToGrayscale'), dict(type='PackInputs')]
-
-train_dataloader = dict(
-    batch_size=128,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(train_set, pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=256,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type='FashionMNISTLT', split='test', data_root=None, pipeline=test_pipeline))
-test_dataloader = val_dataloader
-val_evaluator = dict(type='ShotAccuracy', train_dataset=train_set, many_thr=1000, few_thr=200)
-test_evaluator = val_evaluator
-
-max_epochs = 10
 optim_wrapper = dict(
     optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=5e-4, nesterov=True))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.1, by_epoch=True, begin=0, end=1,
-         convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=max_epochs - 1, by_epoch=True, begin=1,
-         end=max_epochs, convert_to_iter_based=True),
-]
-train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=max_epochs)
-val_cfg = dict()
-test_cfg = dict()
-auto_scale_lr = dict(base_batch_size=128)
 
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=20),

@@ -13,49 +13,21 @@
 #   batch 256 (4 x 64) .................. 8 GPUs x 32; auto_scale_lr base 256
 #   SGD lr 0.256, momentum 0.875, wd 6.103515625e-05 .. optim_wrapper.optimizer
 #   lambda, kappa without weight decay .. paramwise_cfg (model base)
-#   3-epoch linear warm-up (0.01 lr), cosine to 0, 100 epochs .. param_scheduler, train_cfg
+#   3-epoch linear warm-up (0.01 lr), cosine to 0, 100 epochs .. schedule base
+#                                         imagenet_bs256_warmup-coslr-100e.py
 #   mixup 0.2 ........................... model.train_cfg.augments
-#   RRC 192, flip, AutoAugment imagenet . train_pipeline
-#   test: resize 232, centre crop 224 ... test_pipeline
+#   RRC 192, flip, AutoAugment imagenet . datasets/imagenet_bs32_autoaug-192px.py
+#   test: resize 232, centre crop 224 ... (the same dataset base)
 # Deviations: warm-up/cosine stepped per iteration; cv2 resizing (public: PIL bilinear).
 _base_ = [
     '../_base_/models/gated-se-resnet50_apa-aglu.py',
-    'mmpretrain::_base_/datasets/imagenet_bs64_autoaug.py',
+    '../_base_/datasets/imagenet_bs32_autoaug-192px.py',
+    '../_base_/schedules/imagenet_bs256_warmup-coslr-100e.py',
     '../_base_/default_runtime.py',
 ]
 
 model = dict(train_cfg=dict(augments=dict(type='Mixup', alpha=0.2)))
-
-bgr_mean = [103.53, 116.28, 123.675]  # ImageNet mean, BGR (the base's data_preprocessor)
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='RandomResizedCrop', scale=192),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='AutoAugment', policies='imagenet',
-         hparams=dict(pad_val=[round(x) for x in bgr_mean], interpolation='bilinear')),
-    dict(type='PackInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='ResizeEdge', scale=232, edge='short'),
-    dict(type='CenterCrop', crop_size=224),
-    dict(type='PackInputs'),
-]
-train_dataloader = dict(batch_size=32, num_workers=8, dataset=dict(pipeline=train_pipeline))
-val_dataloader = dict(batch_size=64, num_workers=8, dataset=dict(pipeline=test_pipeline))
-test_dataloader = val_dataloader
-
 optim_wrapper = dict(
     optimizer=dict(type='SGD', lr=0.256, momentum=0.875, weight_decay=6.103515625e-05))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=True, begin=0, end=3,
-         convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=97, eta_min=0., by_epoch=True, begin=3, end=100,
-         convert_to_iter_based=True),
-]
-train_cfg = dict(by_epoch=True, max_epochs=100, val_interval=5)
-val_cfg = dict()
-test_cfg = dict()
-auto_scale_lr = dict(base_batch_size=256)
 default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=5, max_keep_ckpts=3,
                                      save_best='accuracy/top1', rule='greater'))

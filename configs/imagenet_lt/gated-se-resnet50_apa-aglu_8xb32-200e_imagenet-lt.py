@@ -32,6 +32,7 @@
 _base_ = [
     '../_base_/models/gated-se-resnet50_apa-aglu.py',
     '../_base_/datasets/imagenet_lt.py',
+    '../_base_/schedules/imagenet-lt_bs256_warmup-coslr-200e.py',
     '../_base_/default_runtime.py',
 ]
 
@@ -51,20 +52,8 @@ model = dict(
     train_cfg=dict(augments=dict(type='Mixup', alpha=0.2)))
 
 # data: configs/_base_/datasets/imagenet_lt.py (validation on ImageNet_LT_val.txt, test on
-# ImageNet_LT_test.txt, ShotAccuracy many > 100, medium 20-100, few < 20)
-
-optim_wrapper = dict(
-    optimizer=dict(type='SGD', lr=0.2, momentum=0.9, weight_decay=1e-4))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=True, begin=0, end=3,
-         convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=197, eta_min=0., by_epoch=True, begin=3, end=200,
-         convert_to_iter_based=True),
-]
-train_cfg = dict(by_epoch=True, max_epochs=200, val_interval=10)
-val_cfg = dict()
-test_cfg = dict()
-auto_scale_lr = dict(base_batch_size=256)
-
+# ImageNet_LT_test.txt, ShotAccuracy many > 100, medium 20-100, few < 20); schedule (warm-up,
+# cosine, 200 epochs, batch 256): configs/_base_/schedules/imagenet-lt_bs256_warmup-coslr-200e.py
+optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.2, momentum=0.9, weight_decay=1e-4))
 default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3,
                                      save_best='shot/top1', rule='greater'))

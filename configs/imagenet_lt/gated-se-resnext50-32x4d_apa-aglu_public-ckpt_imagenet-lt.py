@@ -9,21 +9,8 @@
 # is far below the target, the tie order of this NumPy differs from the one used in training.
 #   python tools/dataset_converters/convert_apa_checkpoint.py PUBLIC.pth converted.pth
 #   python tools/test.py THIS_CONFIG converted.pth
-_base_ = ['./gated-se-resnext50-32x4d_apa-aglu_8xb32-200e_imagenet-lt.py']
+# Everything but the backbone (ResNeXt-50 32x4d) as
+# gated-se-resnet50_apa-aglu_public-ckpt_imagenet-lt.py.
+_base_ = ['./gated-se-resnet50_apa-aglu_public-ckpt_imagenet-lt.py']
 
-data_root = 'data/imagenet'
-train_ann = 'ImageNet_LT_train.txt'
-test_ann = 'ImageNet_LT_test.txt'
-reindexed_train = dict(type='ImageNetLT', data_root=data_root, ann_file=train_ann,
-                       frequency_ann_file=train_ann, tie_break='numpy')
-
-model = dict(
-    backbone=dict(groups=32, width_per_group=4),
-    head=dict(logit_adjust=dict(_delete_=True, type='IIF', variant='rel', mode='add',
-                                train_dataset=reindexed_train)))
-test_dataloader = dict(
-    dataset=dict(frequency_ann_file=train_ann, tie_break='numpy'))
-val_dataloader = test_dataloader
-test_evaluator = dict(
-    _delete_=True, type='ShotAccuracy', train_dataset=reindexed_train, many_thr=100, few_thr=20)
-val_evaluator = test_evaluator
+model = dict(backbone=dict(groups=32, width_per_group=4))

@@ -25,21 +25,16 @@
 # Deviations: mmpretrain's RandAugment op set ('timm_increasing') and magnitude scale differ
 # slightly from torchvision's RandAugment; per-iteration schedules; cv2 resizing. The README
 # states --train-crop-size 176 in one revision and 192 in another: 192 (the latest) here.
-# Data: data/inat18/ with iNaturalist18_train.txt / iNaturalist18_val.txt ("path label" lists
-# of the decoupling paper, 437.5k training images, 8142 classes; val 24.4k, 3 per class).
+# Data and pipelines (configs/_base_/datasets/inat18.py): data/inat18/ with iNaturalist18_train.txt
+# / iNaturalist18_val.txt ("path label" lists of the decoupling paper, 437.5k training images,
+# 8142 classes; val 24.4k, 3 per class). Schedule: schedules/inat18_bs1024_warmup-coslr-500e.py.
 _base_ = [
     '../_base_/models/gated-se-resnet50_apa-aglu.py',
-    'mmpretrain::_base_/datasets/imagenet_bs64_autoaug.py',
+    '../_base_/datasets/inat18.py',
+    '../_base_/schedules/inat18_bs1024_warmup-coslr-500e.py',
     '../_base_/default_runtime.py',
 ]
 
-data_root = 'data/inat18'
-train_ann = 'iNaturalist18_train.txt'
-test_ann = 'iNaturalist18_val.txt'
-train_ann_file = f'{data_root}/{train_ann}'
-bgr_mean = [103.53, 116.28, 123.675]  # ImageNet mean, BGR (the base's data_preprocessor)
-
-data_preprocessor = dict(num_classes=8142)  # merged into the base's (mean, std, to_rgb)
 model = dict(
     head=dict(
         _delete_=True,
@@ -52,60 +47,8 @@ model = dict(
         topk=(1, 5)),
     train_cfg=dict(augments=[dict(type='Mixup', alpha=0.2), dict(type='CutMix', alpha=1.0)]))
 
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='RandomResizedCrop', scale=192),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='RandAugment', policies='timm_increasing', num_policies=2, total_level=30,
-         magnitude_level=9, magnitude_std=0,
-         hparams=dict(pad_val=[round(x) for x in bgr_mean], interpolation='bilinear')),
-    dict(type='RandomErasing', erase_prob=0.1, mode='const', fill_color=bgr_mean,
-         min_area_ratio=0.02, max_area_ratio=1 / 3, aspect_range=(0.3, 3.3)),
-    dict(type='PackInputs'),
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='ResizeEdge', scale=232, edge='short'),
-    dict(type='CenterCrop', crop_size=224),
-    dict(type='PackInputs'),
-]
-train_dataloader = dict(
-    batch_size=128,
-    num_workers=8,
-    sampler=dict(_delete_=True, type='RepeatAugSampler', num_repeats=4, shuffle=True),
-    dataset=dict(
-        _delete_=True,
-        type='TxtListDataset',
-        data_root=data_root,
-        ann_file=train_ann,
-        pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=128,
-    num_workers=8,
-    dataset=dict(
-        _delete_=True,
-        type='TxtListDataset',
-        data_root=data_root,
-        ann_file=test_ann,
-        pipeline=test_pipeline))
-test_dataloader = val_dataloader
-val_evaluator = dict(
-    _delete_=True, type='ShotAccuracy', train_ann_file=train_ann_file, num_classes=8142,
-    many_thr=100, few_thr=20)
-test_evaluator = val_evaluator
-
 optim_wrapper = dict(
     optimizer=dict(type='SGD', lr=0.5, momentum=0.9, weight_decay=1e-4),
     paramwise_cfg=dict(norm_decay_mult=0.0))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=True, begin=0, end=5,
-         convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=495, eta_min=0., by_epoch=True, begin=5, end=500,
-         convert_to_iter_based=True),
-]
-train_cfg = dict(by_epoch=True, max_epochs=500, val_interval=10)
-val_cfg = dict()
-test_cfg = dict()
-auto_scale_lr = dict(base_batch_size=1024)
 default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3,
                                      save_best='shot/top1', rule='greater'))

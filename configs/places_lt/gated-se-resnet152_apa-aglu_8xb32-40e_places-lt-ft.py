@@ -26,21 +26,19 @@
 # Deviations: fn_places re-initialises each APA/AGLU parameter of layer4 to U(0, 1) (not
 # reproduced: the pretrained values are kept); the public frozen layers keep BN statistics
 # updating in train mode (here frozen stages are in eval mode); per-iteration schedules.
-# Data: data/places365_standard/ with Places_LT_train.txt, Places_LT_test.txt (Liu et al.
-# 2019; 62.5k training images, 4980 to 5 per class; test 36.5k, 100 per class).
+# Data (configs/_base_/datasets/places_lt.py): data/places365_standard/ with Places_LT_train.txt,
+# Places_LT_test.txt (Liu et al. 2019; 62.5k training images, 4980 to 5 per class; test 36.5k,
+# 100 per class). Schedule: configs/_base_/schedules/places-lt_bs256_warmup-coslr-40e.py.
 _base_ = [
     '../_base_/models/gated-se-resnet50_apa-aglu.py',
-    'mmpretrain::_base_/datasets/imagenet_bs64_autoaug.py',
+    '../_base_/datasets/places_lt.py',
+    '../_base_/schedules/places-lt_bs256_warmup-coslr-40e.py',
     '../_base_/default_runtime.py',
 ]
 
-data_root = 'data/places365_standard'
-train_ann = 'Places_LT_train.txt'
-test_ann = 'Places_LT_test.txt'
-train_ann_file = f'{data_root}/{train_ann}'
+train_ann_file = {{_base_.train_ann_file}}
 pretrained = 'work_dirs/gated-se-resnet152_apa-aglu_8xb32-100e_in1k/epoch_100.pth'
 
-data_preprocessor = dict(num_classes=365)  # merged into the base's (mean, std, to_rgb)
 model = dict(
     backbone=dict(
         depth=152,
@@ -59,41 +57,6 @@ model = dict(
         topk=(1, 5)),
     train_cfg=dict(augments=[dict(type='Mixup', alpha=0.2), dict(type='CutMix', alpha=1.0)]))
 
-train_dataloader = dict(
-    batch_size=32,
-    num_workers=8,
-    dataset=dict(
-        _delete_=True,
-        type='TxtListDataset',
-        data_root=data_root,
-        ann_file=train_ann,
-        pipeline={{_base_.train_pipeline}}))
-val_dataloader = dict(
-    batch_size=64,
-    num_workers=8,
-    dataset=dict(
-        _delete_=True,
-        type='TxtListDataset',
-        data_root=data_root,
-        ann_file=test_ann,
-        pipeline={{_base_.test_pipeline}}))
-test_dataloader = val_dataloader
-val_evaluator = dict(
-    _delete_=True, type='ShotAccuracy', train_ann_file=train_ann_file, num_classes=365,
-    many_thr=100, few_thr=20)
-test_evaluator = val_evaluator
-
-optim_wrapper = dict(
-    optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=5e-5))
-param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=True, begin=0, end=3,
-         convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=37, eta_min=0., by_epoch=True, begin=3, end=40,
-         convert_to_iter_based=True),
-]
-train_cfg = dict(by_epoch=True, max_epochs=40, val_interval=5)
-val_cfg = dict()
-test_cfg = dict()
-auto_scale_lr = dict(base_batch_size=256)
+optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=5e-5))
 default_hooks = dict(checkpoint=dict(type='CheckpointHook', interval=5, max_keep_ckpts=3,
                                      save_best='shot/top1', rule='greater'))

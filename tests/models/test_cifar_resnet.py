@@ -186,6 +186,22 @@ def test_bad_depth_is_a_one_line_error(depth):
         GatedCifarResNet(shortcut='C')
 
 
+
+@pytest.mark.parametrize('key,value', [('num_stages', 4), ('strides', (1, 2, 2, 2)),
+                                       ('stem_type', 'imagenet'), ('dilations', (1, 1, 2))])
+def test_layout_is_fixed_and_other_arguments_reach_gated_resnet(key, value):
+    """Only the defaults are GatedCifarResNet's own: a layout argument is a one-line error,
+    every other GatedResNet argument is passed on (groups checked there, norm_cfg used)."""
+    with pytest.raises(ValueError, match=rf'^GatedCifarResNet: {key} fixed by the CIFAR layout'):
+        GatedCifarResNet(depth=20, **{key: value})
+    with pytest.raises(ValueError, match=r'needs groups=1 \(no ResNeXt basic block\), got 32'):
+        GatedCifarResNet(depth=20, groups=32)
+    gn = GatedCifarResNet(depth=20, norm_cfg=dict(type='GN', num_groups=4), in_channels=1)
+    norms = [m for m in gn.modules() if isinstance(m, (torch.nn.GroupNorm, torch.nn.BatchNorm2d))]
+    assert norms and all(isinstance(m, torch.nn.GroupNorm) for m in norms)
+    assert gn.conv1.in_channels == 1
+    assert (gn.num_stages, gn.stem_type, type(gn.maxpool)) == (3, 'cifar', torch.nn.Identity)
+
 def test_frozen_stages_freeze_gate_parameters_and_norm_eval():
     model = GatedCifarResNet(depth=20, frozen_stages=1, norm_eval=True)
     model.train()

@@ -3,13 +3,7 @@
 # phi(x) = x * sigmoid(x + LayerNorm_C(GAP(x))) (LayerNorm weight 0.01, eps 1e-6) at every
 # ReLU position of the public code: stem, after bn1, bn2 and after the residual add.
 # 2C parameters per unit: +45,440 over ResNet-50.
-_base_ = 'mmpretrain::_base_/models/resnet50.py'
-custom_imports = dict(imports=['gated_mm'], allow_failed_imports=False)
+_base_ = './gated-resnet50.py'
 
-model = dict(
-    backbone=dict(
-        _delete_=True,
-        type='GatedResNet',
-        depth=50,
-        act_cfg=dict(type='AdaShiftB'),  # a single config: the ReLU positions
-        attention_cfg=None))
+# a single config: the ReLU positions
+model = dict(backbone=dict(act_cfg=dict(_delete_=True, type='AdaShiftB')))

@@ -4,17 +4,13 @@
 # after the add; the stem unit adds a bias-free Linear(C, C) before a LayerNorm of weight 1.
 # Works at any input size (adaptive pooling to 7x7 and nearest upsampling; identical to the
 # public 224x224 behaviour when H and W are multiples of 7). +185,856 parameters over R50.
-_base_ = 'mmpretrain::_base_/models/resnet50.py'
-custom_imports = dict(imports=['gated_mm'], allow_failed_imports=False)
+_base_ = './gated-resnet50.py'
 
 model = dict(
     backbone=dict(
-        _delete_=True,
-        type='GatedResNet',
-        depth=50,
         act_cfg=dict(
+            _delete_=True,
             stem=dict(type='AdaShiftMA', proj=True, shift_weight_init=1.0),
             bn1=dict(type='AdaShiftMA'),
             bn2=dict(type='AdaShiftMA'),
-            add=dict(type='AdaShiftMA')),
-        attention_cfg=None))
+            add=dict(type='AdaShiftMA'))))

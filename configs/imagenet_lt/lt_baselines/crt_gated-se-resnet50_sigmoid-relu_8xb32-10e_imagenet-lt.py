@@ -7,18 +7,15 @@
 #   10 epochs, cosine schedule, lr 0.2 at batch 512 (public code) -> 0.1 at batch 256 ...
 #     optimizer lr, CosineAnnealingLR, max_epochs
 #   no mixup, no IIF (as ce-linear)
-_base_ = ['./ce-linear_gated-se-resnet50_sigmoid-relu_8xb32-200e_imagenet-lt.py']
+# Gates: plain SE-ResNet-50 (Sigmoid SE gate, ReLU), the APA paper's baseline; the rest as the
+# APA + AGLU cRT config, on this gate's first stage.
+_base_ = ['./crt_gated-se-resnet50_apa-aglu_8xb32-10e_imagenet-lt.py']
 
 first_stage = 'work_dirs/ce-linear_gated-se-resnet50_sigmoid-relu_8xb32-200e_imagenet-lt/epoch_200.pth'
-model = dict(backbone=dict(frozen_stages=4, norm_eval=True,
-                           init_cfg=dict(type='Pretrained', checkpoint=first_stage,
-                                         prefix='backbone.')))
-train_dataloader = dict(sampler=dict(_delete_=True, type='RebalancedSampler',
-                                     sampling='class_balanced'))
-optim_wrapper = dict(optimizer=dict(lr=0.1))
-param_scheduler = [dict(type='CosineAnnealingLR', T_max=10, eta_min=0., by_epoch=True, begin=0,
-                        end=10, convert_to_iter_based=True)]
-train_cfg = dict(by_epoch=True, max_epochs=10, val_interval=1)
-default_hooks = dict(checkpoint=dict(interval=1))
+model = dict(
+    backbone=dict(
+        act_cfg=dict(_delete_=True, type='ReLU', inplace=True),
+        attention_cfg=dict(_delete_=True, type='GatedSE', ratio=16,
+                           gate_cfg=dict(type='Sigmoid')),
+        init_cfg=dict(checkpoint=first_stage)))
 stage1_config = './ce-linear_gated-se-resnet50_sigmoid-relu_8xb32-200e_imagenet-lt.py'
-stage1_load = 'backbone'

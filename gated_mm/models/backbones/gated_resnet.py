@@ -337,64 +337,63 @@ class GatedCifarResNet(GatedResNet):
     ``se_resnet32`` with ``--use_gumbel_se``, AGLU for the ReLUs): AGLU at the stem, after bn1
     and after the residual add; an SE block after bn2 with LayerNorm, no-bias MLP (r = 4),
     Dropout(0.1) and an APA gate. The plain ResNet-32 is ``act_cfg=dict(type='ReLU',
-    inplace=True), attention_cfg=None``. Block-level options (``act_cfg`` positions ``stem``,
-    ``bn1``, ``bn2``, ``shortcut``, ``add``, single / per-position / per-stage forms,
-    ``attention_cfg``, ``merge_cfg``, ``frozen_stages``, ``norm_eval``, ``with_cp``,
-    ``out_indices``) are those of :class:`GatedResNet`.
+    inplace=True), attention_cfg=None``.
+
+    Only the layout and the defaults differ from :class:`GatedResNet` (as mmpretrain's
+    ``ResNetV1c`` changes only the stem of its ``ResNet``); every other argument (``act_cfg``
+    positions ``stem``, ``bn1``, ``bn2``, ``shortcut``, ``add`` in the single / per-position /
+    per-stage forms, ``merge_cfg``, ``frozen_stages``, ...) is passed on unchanged.
 
     Args:
-        depth: 6n + 2 with n ≥ 1 (20, 32, 44, 56, 110, ...).
-        in_channels, stem_channels, base_channels: image, stem and first-stage channels.
-        shortcut: 'A' (zero-padded strided identity) or 'B' (projection).
-        act_cfg, attention_cfg, merge_cfg, frozen_stages, norm_eval, with_cp, out_indices,
-            conv_cfg, norm_cfg: as :class:`GatedResNet` (3 stages).
-        zero_init_residual: zero-initialise bn2 of every block (off: as He et al. and the
-            public code).
+        depth: 6n + 2 with n ≥ 1 (20, 32, 44, 56, 110, ...); default 32.
+        stem_channels, base_channels: stem and first-stage channels; default 16.
+        shortcut: 'A' (zero-padded strided identity, default) or 'B' (projection).
+        out_indices: default (2, ), the last of the 3 stages.
+        attention_cfg: default the APA SE with r = 4 (:data:`CIFAR_APA_SE`).
+        zero_init_residual: zero-initialise bn2 of every block (default off: as He et al. and
+            the public code).
         init_cfg: default as the public code: Kaiming-normal (fan_in) convs and linears (the
             SE MLP), BN weight 1 and bias 0.
+        **kwargs: the other :class:`GatedResNet` arguments (``in_channels``, ``act_cfg``,
+            ``merge_cfg``, ``frozen_stages``, ``norm_eval``, ``with_cp``, ``conv_cfg``,
+            ``norm_cfg``, ...). The layout is fixed: ``num_stages=3``, ``strides=(1, 2, 2)``,
+            ``dilations=(1, 1, 1)``, ``stem_type='cifar'``.
 
     Shape: (N, in_channels, H, W), any H, W → tuple of (N, base_channels · 2^i, ⌈H/2^i⌉,
     ⌈W/2^i⌉) for i in ``out_indices`` (default (2, ): (N, 64, 8, 8) for 32×32 images).
 
     Raises:
         ValueError: depth not 6n + 2 (``GatedCifarResNet: depth must be 6n+2 (20, 32, 44, 56,
-            110), got 33``), and the errors of :class:`GatedResNet`.
+            110), got 33``), a layout argument given, and the errors of :class:`GatedResNet`.
     """
     block = GatedBasicBlock
+    #: the CIFAR layout of He et al. (2016), not an option of this class
+    layout = dict(num_stages=3, strides=(1, 2, 2), dilations=(1, 1, 1), stem_type='cifar')
 
     def __init__(self,
                  depth: int = 32,
-                 in_channels: int = 3,
                  stem_channels: int = 16,
                  base_channels: int = 16,
                  shortcut: str = 'A',
                  out_indices: Sequence[int] = (2, ),
-                 act_cfg: Optional[dict] = dict(type='AGLU'),
                  attention_cfg: Union[None, dict, List[Optional[dict]]] = CIFAR_APA_SE,
-                 merge_cfg: Union[None, dict, List[Optional[dict]]] = None,
-                 frozen_stages: int = -1,
-                 conv_cfg: Optional[dict] = None,
-                 norm_cfg: dict = dict(type='BN', requires_grad=True),
-                 norm_eval: bool = False,
-                 with_cp: bool = False,
                  zero_init_residual: bool = False,
                  init_cfg=[
                      dict(type='Kaiming', layer=['Conv2d', 'Linear'], mode='fan_in'),
                      dict(type='Constant', val=1, layer=['_BatchNorm', 'GroupNorm'])
-                 ]):
+                 ],
+                 **kwargs):
+        fixed = sorted(set(kwargs) & set(self.layout))
+        if fixed:
+            raise ValueError(f'GatedCifarResNet: {", ".join(fixed)} fixed by the CIFAR layout '
+                             f'{self.layout}; build a GatedResNet for another layout')
         super().__init__(
-            depth=depth, in_channels=in_channels, stem_channels=stem_channels,
-            base_channels=base_channels, num_stages=3, strides=(1, 2, 2), dilations=(1, 1, 1),
-            out_indices=out_indices, stem_type='cifar', shortcut=shortcut, act_cfg=act_cfg,
-            attention_cfg=attention_cfg, merge_cfg=merge_cfg, frozen_stages=frozen_stages,
-            conv_cfg=conv_cfg, norm_cfg=norm_cfg, norm_eval=norm_eval, with_cp=with_cp,
-            zero_init_residual=zero_init_residual, init_cfg=init_cfg)
+            depth=depth, stem_channels=stem_channels, base_channels=base_channels,
+            shortcut=shortcut, out_indices=out_indices, attention_cfg=attention_cfg,
+            zero_init_residual=zero_init_residual, init_cfg=init_cfg, **self.layout, **kwargs)
 
     def _stage_blocks(self, depth: int) -> Sequence[int]:
         if isinstance(depth, bool) or not isinstance(depth, int) or depth < 8 or (depth - 2) % 6:
             raise ValueError(f'GatedCifarResNet: depth must be 6n+2 (20, 32, 44, 56, 110), '
                              f'got {depth}')
         return ((depth - 2) // 6, ) * 3
-
-    def _make_block(self, in_ch: int, out_ch: int, **kwargs) -> GatedResidualBlock:
-        return self.block(in_ch, out_ch, **kwargs)
