@@ -28,6 +28,15 @@ def build_model(cfg):
         return registry.build(cfg.model)
 
 
+def _set_values(node, key=''):
+    """Keys whose value is a set: no OpenMMLab config value is one."""
+    if isinstance(node, (set, frozenset)):
+        return [key]
+    items = node.items() if isinstance(node, dict) else (
+        enumerate(node) if isinstance(node, (list, tuple)) else ())
+    return [k for name, child in items for k in _set_values(child, f'{key}.{name}'.strip('.'))]
+
+
 def test_configs_found():
     assert len(CONFIGS) >= 4
 
@@ -39,6 +48,9 @@ def test_config_builds(path):
     pending = PENDING_TYPES.get(cfg.model.backbone.get('type'))
     if pending and cfg.model.backbone.type not in PRETRAIN_MODELS.module_dict:
         pytest.skip(pending)
+    sets = _set_values(cfg.to_dict())
+    # `x={_base_.y}` (single braces) is a Python set holding the path, not the base's value
+    assert not sets, f'{path.name}: set-valued keys {sets} (write {{{{_base_.y}}}})'
     model = build_model(cfg)
     assert isinstance(model.backbone, GatedResNet)  # GatedCifarResNet is one (basic blocks)
     # the name says which learned gates the model has: 'apa' (APA attention gates), 'aglu'

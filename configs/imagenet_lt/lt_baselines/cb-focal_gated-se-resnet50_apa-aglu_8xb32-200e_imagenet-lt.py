@@ -11,5 +11,5 @@ _base_ = ['../gated-se-resnet50_apa-aglu_8xb32-200e_imagenet-lt.py']
 model = dict(head=dict(logit_adjust=None,
                        loss=dict(_delete_=True, type='ClassBalancedLoss', beta=0.999,
                                  loss_type='focal', gamma=0.5,
-                                 train_ann_file={_base_.train_ann_file})),
+                                 train_ann_file={{_base_.train_ann_file}})),
              train_cfg=None)

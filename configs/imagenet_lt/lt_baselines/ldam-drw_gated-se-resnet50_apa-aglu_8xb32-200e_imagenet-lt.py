@@ -13,6 +13,6 @@ _base_ = ['../gated-se-resnet50_apa-aglu_8xb32-200e_imagenet-lt.py']
 model = dict(head=dict(_delete_=True, type='CosineClsHead', num_classes=1000, in_channels=2048,
                        scale=1.0, squash=False, topk=(1, 5),
                        loss=dict(type='LDAMLoss', max_margin=0.5, scale=30.0, drw_epoch=160,
-                                 drw_beta=0.9999, train_ann_file={_base_.train_ann_file})),
+                                 drw_beta=0.9999, train_ann_file={{_base_.train_ann_file}})),
              train_cfg=None)
 custom_hooks = [dict(type='SetEpochHook')]
