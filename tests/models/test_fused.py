@@ -135,3 +135,27 @@ def test_no_exported_name_shadows_a_submodule():
     assert not modules & set(pkg.__all__)
     for name in modules:
         assert getattr(pkg, name) is importlib.import_module(f'{pkg.__name__}.{name}')
+
+
+def test_fusion_switches_the_nodes_off_nests_and_restores():
+    from torch import nn
+
+    from gated_mm.models.activations import AGLU, fusion, norm_act_fusion, residual_fusable
+    bn, act = nn.BatchNorm2d(4), AGLU()
+
+    def state():
+        return norm_act_fusion(bn, act), residual_fusable(act, bn)
+
+    assert state() == ('train', True)
+    with fusion(False):
+        assert state() == (None, False)
+        with fusion(norm_act=True):
+            assert state() == ('train', False)
+        assert state() == (None, False)
+    with fusion(residual_act=False):  # only the block ends
+        assert state() == ('train', False)
+    assert state() == ('train', True)
+    bn.eval()
+    with fusion(False):
+        assert norm_act_fusion(bn, act) is None
+    assert norm_act_fusion(bn, act) == 'eval'
