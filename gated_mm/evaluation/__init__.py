@@ -1,6 +1,5 @@
 """Metrics for long-tailed recognition, registered in mmpretrain's ``METRICS``."""
 from .shot_accuracy import ShotAccuracy, shot_groups
-from .iif import IIF, IIF_VARIANTS, class_counts_from, iif_weights  # noqa: F401
 
 from .calibration import (CalibrationError, calibration_errors, probabilities,  # noqa: F401
                           reliability_bins)

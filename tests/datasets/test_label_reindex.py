@@ -5,7 +5,7 @@ import pytest
 
 from gated_mm.datasets.imagenet_lt import (ImageNetLT, TxtListDataset, frequency_order,
                                            read_txt_list)
-from gated_mm.evaluation import class_counts_from
+from gated_mm.datasets import class_counts_from
 
 # training counts per original label 0..4: 2, 5, 1, 5, 3
 #   descending, ties by index: 1 (5), 3 (5), 4 (3), 0 (2), 2 (1)

@@ -8,13 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from gated_mm.evaluation import IIF, IIF_VARIANTS, class_counts_from, iif_weights
+from gated_mm.datasets import class_counts_from
+from gated_mm.models.heads import IIF, IIF_VARIANTS, iif_weights
 
 COUNTS = [1280, 640, 101, 100, 37, 20, 19, 5]
 
 
 def reference(counts, variant):
-    """w_c per variant, scalar math (module docstring of gated_mm/evaluation/iif.py)."""
+    """w_c per variant, scalar math (module docstring of gated_mm/models/heads/iif.py)."""
     n_tot = float(sum(counts))
     out = []
     for n in map(float, counts):

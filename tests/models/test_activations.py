@@ -12,7 +12,7 @@ import torch
 from mmengine.registry import MODELS
 
 import gated_mm  # noqa: F401  (registers the modules)
-from gated_mm.models.activations import AGLU, APA, aglu, apa
+from gated_mm.models.activations import AGLU, APA, aglu, apa, apa_aglu, kernel_mode
 
 
 def ref_eta(z, kappa, lambda_):
@@ -188,39 +188,33 @@ def test_usable_as_act_cfg_in_conv_module():
     assert y.shape == (2, 4, 7, 9) and math.isfinite(y.sum().item())
 
 
-def test_compiled_kernels_equal_eager_within_1e6(monkeypatch):
+def test_compiled_kernels_equal_eager_within_1e6():
     """The fused torch.compile kernels (default outside the tests) give the eager results."""
-    import importlib
-    apa_mod = importlib.import_module('gated_mm.models.activations.apa')
     torch.manual_seed(4)
     m = AGLU(kappa_init=1.1, lambda_init=0.6)
     results = []
-    for mode in ('0', 'auto'):
-        monkeypatch.setattr(apa_mod._Kernels, 'mode', mode)
-        m.zero_grad()
-        outs = []
-        for shape in [(2, 8, 5, 7), (3, 8, 9, 4)]:  # a new shape must not break (dynamic)
-            z = (torch.randn(*shape, generator=torch.Generator().manual_seed(5)) * 4)
-            z.requires_grad_()
-            y = m(z)
-            y.backward(torch.ones_like(y))
-            outs += [y.detach(), z.grad]
-        results.append(outs + [m.kappa.grad.clone(), m.lambda_.grad.clone()])
-    assert apa_mod._Kernels._compiled is not None, 'the compiled kernels were never used'
-    assert not apa_mod._Kernels._failed, 'compilation failed and fell back to eager'
+    for mode in ('eager', 'auto'):
+        with kernel_mode(mode):
+            m.zero_grad()
+            outs = []
+            for shape in [(2, 8, 5, 7), (3, 8, 9, 4)]:  # a new shape must not break (dynamic)
+                z = (torch.randn(*shape, generator=torch.Generator().manual_seed(5)) * 4)
+                z.requires_grad_()
+                y = m(z)
+                y.backward(torch.ones_like(y))
+                outs += [y.detach(), z.grad]
+            results.append(outs + [m.kappa.grad.clone(), m.lambda_.grad.clone()])
+    assert apa_aglu.KERNELS.compiled, 'the compiled kernels were never used'
+    assert not apa_aglu.KERNELS.failed, 'compilation failed and fell back to eager'
     for eager, compiled in zip(*results):
         torch.testing.assert_close(compiled, eager, rtol=1e-6, atol=1e-6)
 
 
-def test_new_input_shapes_do_not_recompile(monkeypatch):
+def test_new_input_shapes_do_not_recompile(compiled_kernels):
     """Detection batches change size every step: the fused kernels are compiled with dynamic
     shapes. Dynamo specialises a bounded number of cases (batch 1, H == W "duck sizing", and
     the reduction-size threshold of the backward); after those, new shapes compile nothing."""
-    import importlib
-
     from torch._dynamo.utils import counters
-    apa_mod = importlib.import_module('gated_mm.models.activations.apa')
-    monkeypatch.setattr(apa_mod._Kernels, 'mode', 'auto')
     m = AGLU()
 
     def step(shape):
@@ -238,18 +232,16 @@ def test_new_input_shapes_do_not_recompile(monkeypatch):
                   (7, 4, 19, 19), (1, 4, 61, 2), (2, 4, 5, 5)]:
         step(shape)
     assert counters['stats']['unique_graphs'] == warm
-    assert not apa_mod._Kernels._failed
+    assert not apa_aglu.KERNELS.failed
 
 
 def test_log1p_polynomial_matches_float64_log1p():
     """The fused kernels' log1p on [0, 1] (a polynomial) is as accurate as torch.log1p in
     float32, including tiny arguments (relative error) and the end point 1."""
-    import importlib
-    apa_mod = importlib.import_module('gated_mm.models.activations.apa')
     e = torch.cat([torch.rand(200_000, generator=torch.Generator().manual_seed(0)),
                    torch.logspace(-37, 0, 20_000), torch.tensor([0.0, 1.0])])
     ref = torch.log1p(e.double())
-    got = apa_mod._log1p_poly(e)
+    got = apa_aglu._log1p_poly(e)
     assert got.dtype == torch.float32
     rel = ((got.double() - ref).abs() / ref.clamp_min(1e-300)).max().item()
     rel_torch = ((torch.log1p(e).double() - ref).abs() / ref.clamp_min(1e-300)).max().item()
@@ -258,16 +250,13 @@ def test_log1p_polynomial_matches_float64_log1p():
     assert got[-2] == 0.0
 
 
-def test_compiled_kernels_match_float64_at_extreme_inputs(monkeypatch):
+def test_compiled_kernels_match_float64_at_extreme_inputs(compiled_kernels):
     """The compiled kernels (polynomial log1p, FMA contraction) against the float64 maths at
     extreme z and small/large λ, where η underflows or saturates. Bound per element: a few
     float32 roundings of u and s, amplified by the conditioning of η = exp(−s/λ),
     cond = 1 + (|u|·σ + s)/λ, and for the gradients also of σ = sigmoid(u) (+|u|). Eager
     float32 meets the same bounds with the same margins (so a log1p off by more than ~1e-7
     relative fails)."""
-    import importlib
-    apa_mod = importlib.import_module('gated_mm.models.activations.apa')
-    monkeypatch.setattr(apa_mod._Kernels, 'mode', 'auto')
     eps = torch.finfo(torch.float32).eps
     z = torch.cat([torch.linspace(-80, 80, 4000), torch.randn(4000)]).reshape(2, 4, -1)
     g = torch.randn(z.shape, generator=torch.Generator().manual_seed(1))
@@ -281,13 +270,13 @@ def test_compiled_kernels_match_float64_at_extreme_inputs(monkeypatch):
         cond_g = cond + u.abs()
         for unit in (True, False):
             with torch.no_grad():
-                y = apa_mod._Kernels.run('forward', z, k, lam, unit)
-                grads = apa_mod._Kernels.run('backward', z, k, lam, g, unit, True, True)
-            y64 = apa_mod._forward_math(z64, k64, l64, unit)
+                y = apa_aglu.KERNELS.run('forward', z, k, lam, unit)
+                grads = apa_aglu.KERNELS.run('backward', z, k, lam, g, unit, True, True)
+            y64 = apa_aglu.forward_math(z64, k64, l64, unit)
             assert ((y.double() - y64).abs() <= 1e-30 + 8 * eps * cond * y64.abs()).all()
             # per-element float64 terms: κ, λ broadcast to z's shape are not reduced
-            terms = apa_mod._backward_math(z64, k64, l64, g64, unit, True, True)
-            eta = apa_mod._forward_math(z64, k64, l64, False)
+            terms = apa_aglu.backward_math(z64, k64, l64, g64, unit, True, True)
+            eta = apa_aglu.forward_math(z64, k64, l64, False)
             sigma = torch.sigmoid(u)
             scale = g64.abs() * eta * ((1 + z64.abs() * sigma * abs(kappa) / lambda_) if unit
                                        else sigma * abs(kappa) / lambda_)
@@ -295,18 +284,23 @@ def test_compiled_kernels_match_float64_at_extreme_inputs(monkeypatch):
             for got, term in zip(grads[1:], terms[1:]):  # sums over 8,000 terms
                 bound = 1e-30 + 8 * eps * (cond_g * term.abs()).sum()
                 assert (got.double() - term.sum()).abs() <= bound, (kappa, lambda_, unit)
-    assert apa_mod._Kernels._compiled is not None and not apa_mod._Kernels._failed
+    assert apa_aglu.KERNELS.compiled and not apa_aglu.KERNELS.failed
 
 
 @pytest.mark.parametrize('name', ['forward', 'backward', 'affine_forward', 'affine_backward',
                                   'scale_add_forward', 'scale_add_backward'])
-def test_every_compiled_kernel_is_float64_exact(monkeypatch, name):
+def test_every_compiled_kernel_is_float64_exact(compiled_kernels, name):
     """float64 means float64: each compiled APA/AGLU kernel in float64 equals the closed form
     (exact torch.log1p / softplus, evaluated eagerly in float64) to 1e-12. With the float32
     polynomial log1p inside the compiled kernels the error is ~1e-9 and this fails."""
-    import importlib
-    apa_mod = importlib.import_module('gated_mm.models.activations.apa')
-    monkeypatch.setattr(apa_mod._Kernels, 'mode', 'auto')
+    from gated_mm.models.activations import norm_act, residual_act
+    # test name → (the op's kernels, its kernel): APA/AGLU, BN → act, scale + add → act
+    kernels, kernel = {'forward': (apa_aglu.KERNELS, 'forward'),
+                       'backward': (apa_aglu.KERNELS, 'backward'),
+                       'affine_forward': (norm_act.KERNELS, 'forward'),
+                       'affine_backward': (norm_act.KERNELS, 'backward'),
+                       'scale_add_forward': (residual_act.KERNELS, 'forward'),
+                       'scale_add_backward': (residual_act.KERNELS, 'backward')}[name]
     gen = torch.Generator().manual_seed(3)
     x = torch.randn(2, 3, 40, 50, generator=gen, dtype=torch.float64) * 4
     g = torch.randn(x.shape, generator=gen, dtype=torch.float64)
@@ -323,9 +317,9 @@ def test_every_compiled_kernel_is_float64_exact(monkeypatch, name):
         tail = ((g, unit, True, True) if name.endswith('backward') else (unit,))
         args = head + (kappa, lam) + tail
         with torch.no_grad():
-            got = apa_mod._Kernels.run(name, *args)
+            got = kernels.run(kernel, *args)
         # closed form: the same equations evaluated eagerly (torch.log1p, F.softplus)
-        ref = apa_mod._MATHS[name](*args)
+        ref = kernels.maths[kernel](*args)
         got, ref = (got, ref) if isinstance(got, tuple) else ((got,), (ref,))
         for a, b in zip(got, ref):
             assert a.dtype == torch.float64
@@ -333,10 +327,10 @@ def test_every_compiled_kernel_is_float64_exact(monkeypatch, name):
         if name == 'forward':  # and the direct form of Eq. (4)/(5) where it is accurate
             z = x.clamp(-5, 5)
             with torch.no_grad():
-                y = apa_mod._Kernels.run(name, z, kappa, lam, unit)
+                y = kernels.run(kernel, z, kappa, lam, unit)
             direct = ref_eta(z, kappa, lam) * (z if unit else 1)
             torch.testing.assert_close(y, direct, rtol=1e-12, atol=1e-12)
-    assert apa_mod._Kernels._compiled is not None and not apa_mod._Kernels._failed
+    assert kernels.compiled and not kernels.failed
 
 
 @pytest.mark.parametrize('cls', [APA, AGLU])

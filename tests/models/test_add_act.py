@@ -1,4 +1,5 @@
 """Fused attention scale + residual add + APA/AGLU: the unfused results, less saved memory."""
+import contextlib
 import copy
 
 import pytest
@@ -6,12 +7,12 @@ import torch
 from torch import nn
 
 import gated_mm  # noqa: F401
-from gated_mm.models.activations import AGLU, APA
-from gated_mm.models.activations.add_act import (_ResidualActFunction, residual_act,
-                                                 residual_fusable)
+from gated_mm.models.activations import (AGLU, APA, apa_aglu, fusion, kernel_mode, norm_act,
+                                         residual_fusable)
+from gated_mm.models.activations.residual_act import KERNELS as RESIDUAL_KERNELS
+from gated_mm.models.activations.residual_act import _ResidualActFunction, residual_act
 from gated_mm.models.attention import GatedSE
 from gated_mm.models.backbones import GatedBottleneck, GatedResNet
-from gated_mm.models.backbones.gated_bottleneck import GatedResidualBlock
 
 D = torch.float64
 RELU = dict(type='ReLU', inplace=True)
@@ -38,13 +39,11 @@ def block(attention=APA_SE, downsample=False, acts=None, channels=32, seed=0, **
 
 
 @pytest.fixture
-def unfused(monkeypatch):
-    """Run every block with the unfused modules (the reference)."""
-
-    def off():
-        monkeypatch.setattr(GatedResidualBlock, '_fused_end', lambda self: False)
-
-    return off
+def unfused():
+    """Run every block with the unfused modules (the reference) from the call to the test's
+    end: its end unfused (``fusion(residual_act=False)``)."""
+    with contextlib.ExitStack() as stack:
+        yield lambda: stack.enter_context(fusion(residual_act=False))
 
 
 def step(module, x, seed=1):
@@ -74,30 +73,29 @@ def test_fused_block_equals_unfused(attention, downsample, act, unfused):
     repeats their arithmetic with the same kernels)."""
     fused = block(attention, downsample, aglu_acts(act))
     ref = copy.deepcopy(fused)
-    assert fused._fused_end()
+    assert fused.block_end_fusion() is not None
     x = torch.randn(3, fused.in_channels, 10, 10)
     got = step(fused, x)
     unfused()
-    assert not ref._fused_end()
+    assert ref.block_end_fusion() is None
     want = step(ref, x)
     assert_same(got, want, exact=True)
 
 
 @pytest.mark.parametrize('downsample', [False, True], ids=['identity', 'downsample'])
-def test_compiled_fused_block_equals_eager_unfused(downsample, unfused, monkeypatch):
+def test_compiled_fused_block_equals_eager_unfused(downsample, unfused):
     """As shipped: the torch.compile'd kernels (the SE case forms a · s + b inside the kernel,
     the BN → AGLU units y = x·α + β) against the eager unfused modules, within 1e-5 (fp32
     rounding of a different summation order, amplified through one block)."""
-    import importlib
-    apa_mod = importlib.import_module('gated_mm.models.activations.apa')
     x = torch.randn(2, 16 if downsample else 32, 9, 7)
     fused, ref = block(downsample=downsample), block(downsample=downsample)
-    monkeypatch.setattr(apa_mod._Kernels, 'mode', 'auto')
-    got = step(fused, x)
-    assert apa_mod._Kernels._compiled is not None and not apa_mod._Kernels._failed
-    monkeypatch.setattr(apa_mod._Kernels, 'mode', '0')
+    with kernel_mode('auto'):
+        got = step(fused, x)
+    for kernels in (apa_aglu.KERNELS, norm_act.KERNELS, RESIDUAL_KERNELS):
+        assert kernels.compiled and not kernels.failed, kernels.op
     unfused()
-    assert_same(got, step(ref, x), rtol=1e-5, atol=1e-5)
+    with kernel_mode('eager'):
+        assert_same(got, step(ref, x), rtol=1e-5, atol=1e-5)
 
 
 def test_float64_fused_block_equals_unfused_to_rounding(unfused):
@@ -119,8 +117,7 @@ def test_whole_gated_resnet26_forward_backward_equal():
                             **cfg).train()
         ref = copy.deepcopy(fused)
         got = step(fused, x)
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(GatedResidualBlock, '_fused_end', lambda self: False)
+        with fusion(residual_act=False):
             want = step(ref, x)
         assert_same(got, want, exact=True)
 
@@ -322,5 +319,5 @@ def test_unfused_where_fusing_saves_nothing_or_is_not_equivalent(case):
         b.attention.register_forward_hook(lambda *args: None)
     x = torch.randn(2, b.in_channels, 6, 6, requires_grad=True)
     with torch.set_grad_enabled(case != 'no_grad'):
-        assert not b._fused_end()
+        assert b.block_end_fusion() is None
         b(x)

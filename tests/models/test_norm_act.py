@@ -5,8 +5,8 @@ import pytest
 import torch
 from torch import nn
 
-from gated_mm.models.activations import AGLU, APA
-from gated_mm.models.activations.norm_act import batch_norm_act, fusable, fusable_norm
+from gated_mm.models.activations import AGLU, APA, kernel_mode, norm_act, norm_act_fusion
+from gated_mm.models.activations.norm_act import batch_norm_act
 
 
 def pair(act_cls, channels=6, momentum=0.1, dtype=torch.float64):
@@ -39,7 +39,7 @@ def test_fused_equals_unfused_outputs_gradients_running_stats(act_cls, momentum)
     x = (torch.randn(4, 6, 5, 7, dtype=torch.float64) * 3 + 1).requires_grad_()
     x2 = x.detach().clone().requires_grad_()
     g = torch.randn(4, 6, 5, 7, dtype=torch.float64)
-    assert fusable(bn, act)
+    assert norm_act_fusion(bn, act) == 'train'
     for _ in range(2):  # two steps: running statistics and num_batches_tracked too
         batch_norm_act(bn, act, x).backward(g)
         act2(bn2(x2)).backward(g)
@@ -87,11 +87,11 @@ def test_fp32_within_1e6_and_saves_only_the_input():
 
 def test_unfusable_cases_run_unfused():
     bn, act = pair(AGLU)
-    assert not fusable(bn.eval(), act)  # training-mode node: eval BN has its own (below)
-    assert fusable_norm(bn.eval(), eval_mode=True) and not fusable_norm(bn.train(),
-                                                                        eval_mode=True)
-    assert not fusable(nn.GroupNorm(2, 6).double(), act)
-    assert not fusable(bn.train(), nn.ReLU())
+    assert norm_act_fusion(bn.eval(), act) != 'train'  # eval BN has its own node (below)
+    assert (norm_act_fusion(bn.eval(), act) == 'eval'
+            and norm_act_fusion(bn.train(), act) != 'eval')
+    assert norm_act_fusion(nn.GroupNorm(2, 6).double(), act) is None
+    assert norm_act_fusion(bn.train(), nn.ReLU()) is None
     x = torch.randn(2, 6, 3, 3, dtype=torch.float64)
     torch.testing.assert_close(batch_norm_act(bn.eval(), nn.ReLU(), x), torch.relu(bn(x)))
     per_channel = AGLU(num_channels=6).double()
@@ -128,7 +128,7 @@ def test_eval_mode_fused_equals_unfused_and_keeps_only_the_input(act_cls):
         assert torch.equal(a, b)
 
 
-def test_eval_mode_gradcheck_and_fp32_inference_and_bf16_autocast(monkeypatch):
+def test_eval_mode_gradcheck_and_fp32_inference_and_bf16_autocast():
     from gated_mm.models.activations.norm_act import _BatchNormAPAFunction
     bn, act = _trained_eval_pair(AGLU, torch.float64)
 
@@ -142,16 +142,13 @@ def test_eval_mode_gradcheck_and_fp32_inference_and_bf16_autocast(monkeypatch):
               torch.tensor([1.1], dtype=torch.float64, requires_grad=True),
               torch.tensor([0.6], dtype=torch.float64, requires_grad=True)]
     assert torch.autograd.gradcheck(f, inputs)
-    import importlib
-    apa_mod = importlib.import_module('gated_mm.models.activations.apa')
     bn32, act32 = _trained_eval_pair(AGLU, torch.float32)
     x = torch.randn(4, 6, 9, 5) * 3
-    for mode in ('0', 'auto'):  # inference (no grad): one pass, eager or compiled kernel
-        monkeypatch.setattr(apa_mod._Kernels, 'mode', mode)
-        with torch.no_grad():
+    for mode in ('eager', 'auto'):  # inference (no grad): one pass, eager or compiled kernel
+        with kernel_mode(mode), torch.no_grad():
             torch.testing.assert_close(batch_norm_act(bn32, act32, x), act32(bn32(x)),
                                        rtol=1e-6, atol=1e-6)
-    with torch.autocast('cpu', dtype=torch.bfloat16), torch.no_grad():
+    with kernel_mode('auto'), torch.autocast('cpu', dtype=torch.bfloat16), torch.no_grad():
         y = batch_norm_act(bn32, act32, x.bfloat16())
     assert y.dtype == torch.bfloat16
     torch.testing.assert_close(y.float(), act32(bn32(x.bfloat16().float())), rtol=2**-7,
@@ -159,12 +156,9 @@ def test_eval_mode_gradcheck_and_fp32_inference_and_bf16_autocast(monkeypatch):
 
 
 @pytest.mark.parametrize('act_cls', [AGLU, APA])
-def test_compiled_fused_node_equals_unfused_within_1e6(act_cls, monkeypatch):
+def test_compiled_fused_node_equals_unfused_within_1e6(act_cls, compiled_kernels):
     """The fused node as shipped (torch.compile'd kernels computing y = x·α + β on the fly,
     ATen's batch statistics) against the eager unfused modules, fp32, two input shapes."""
-    import importlib
-    apa_mod = importlib.import_module('gated_mm.models.activations.apa')
-    monkeypatch.setattr(apa_mod._Kernels, 'mode', 'auto')
     bn, act = pair(act_cls, dtype=torch.float32)
     bn2, act2 = copy.deepcopy(bn), copy.deepcopy(act)
     for shape in [(4, 6, 5, 7), (3, 6, 9, 4)]:
@@ -173,13 +167,12 @@ def test_compiled_fused_node_equals_unfused_within_1e6(act_cls, monkeypatch):
         g = torch.randn(*shape)
         y = batch_norm_act(bn, act, x)
         y.backward(g)
-        monkeypatch.setattr(apa_mod._Kernels, 'mode', '0')
-        y2 = act2(bn2(x2))
-        y2.backward(g)
-        monkeypatch.setattr(apa_mod._Kernels, 'mode', 'auto')
+        with kernel_mode('eager'):
+            y2 = act2(bn2(x2))
+            y2.backward(g)
         torch.testing.assert_close(y, y2, rtol=1e-6, atol=1e-6)
         torch.testing.assert_close(x.grad, x2.grad, rtol=1e-6, atol=1e-6)
-    assert apa_mod._Kernels._compiled is not None and not apa_mod._Kernels._failed
+    assert norm_act.KERNELS.compiled and not norm_act.KERNELS.failed
     for a, b in [(bn.weight, bn2.weight), (bn.bias, bn2.bias), (act.kappa, act2.kappa),
                  (act.lambda_, act2.lambda_)]:
         torch.testing.assert_close(a.grad, b.grad, rtol=1e-6, atol=1e-5)

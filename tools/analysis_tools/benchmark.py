@@ -11,7 +11,7 @@
     ReLU for IIEU-B);
   * ``reference``: a straightforward autograd implementation of the same equations (what
     the public code's plain-autograd path does: every intermediate saved for backward);
-  * ``ours-eager``: gated_mm's module with ``GATED_MM_COMPILE=0`` (recompute in backward;
+  * ``ours-eager``: gated_mm's module under ``kernel_mode('eager')`` (recompute in backward;
     only for the ops with compiled kernels, APA/AGLU and IIEU-B);
   * ``ours``: gated_mm's module as shipped (fused ``torch.compile`` kernels).
   IIEU-B is the unit after a 3×3 conv C → C whose input x_pre has the tensor's shape; its
@@ -158,31 +158,17 @@ class SavedBytes:
         return sum(self.storages.values())
 
 
-def _kernel_classes():
-    """The ``FusedKernels`` switches (``GATED_MM_COMPILE``) of the compiled gated_mm ops."""
-    import importlib  # (the package exports functions named like the modules: apa, ...)
-    return [importlib.import_module(f'gated_mm.models.activations.{m}')._Kernels
-            for m in ('apa', 'iieu')]
-
-
 @contextlib.contextmanager
 def settings(mode=None, fuse_end=True):
-    """Run with the kernels' mode (None: as configured; '0': eager) and with or without the
-    fused block end of the gated blocks (``GatedResidualBlock._fused_end``)."""
-    from gated_mm.models.backbones.gated_bottleneck import GatedResidualBlock
-    classes = _kernel_classes()
-    modes = [k.mode for k in classes]
-    fused_end = GatedResidualBlock._fused_end
-    try:
-        for k in classes:
-            k.mode = mode or k.mode
+    """Run with the kernel mode (None: as configured, else ``'eager'``/``'auto'``/
+    ``'compiled'``) and with or without the fused block end of the gated blocks."""
+    from gated_mm.models.activations import fusion, kernel_mode
+    with contextlib.ExitStack() as stack:
+        if mode is not None:
+            stack.enter_context(kernel_mode(mode))
         if not fuse_end:
-            GatedResidualBlock._fused_end = lambda self: False
+            stack.enter_context(fusion(residual_act=False))
         yield
-    finally:
-        for k, m in zip(classes, modes):
-            k.mode = m
-        GatedResidualBlock._fused_end = fused_end
 
 
 def _sync(device):
@@ -235,7 +221,7 @@ def op_benchmark(args, device, dtype):
         ref, ours = ref.to(device), ours.to(device)
         variants = {'native': (native, None, False), 'reference': (ref, None, True)}
         if compiled:
-            variants['ours-eager'] = (ours, '0', True)
+            variants['ours-eager'] = (ours, 'eager', True)
         # as shipped: compiled kernels (saved bytes do not depend on it: no compiling there)
         variants['ours'] = (ours, None if args.memory_only else 'auto', True)
 
@@ -299,7 +285,7 @@ def model_variants(depth):
         'plain SE (ReLU, Sigmoid)': (dict(depth=depth, act_cfg=relu, attention_cfg=se), None,
                                      True),
         'APA + AGLU (ours)': (ours, 'auto', True),
-        'APA + AGLU (ours, eager)': (ours, '0', True),
+        'APA + AGLU (ours, eager)': (ours, 'eager', True),
         'APA + AGLU (ours, block end unfused)': (ours, 'auto', False),
         'APA + AGLU (public layout, autograd)': (dict(
             depth=depth, act_cfg=dict(type='ReferenceAGLU'), attention_cfg=ref_se), None, True),

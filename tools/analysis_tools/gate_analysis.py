@@ -89,7 +89,7 @@ def train_counts(cfg) -> np.ndarray:
     Raises:
         ValueError: the config names no training count source.
     """
-    from gated_mm.evaluation import class_counts_from
+    from gated_mm.datasets import class_counts_from
     sources = []
     ev = _metric_cfg(cfg)
     if ev.get('type') == 'ShotAccuracy':
@@ -188,7 +188,7 @@ def adjust_logits(logits: np.ndarray, counts: Sequence[int], variant: Optional[s
     """``logits`` after the IIF adjustment ``variant`` (None: unchanged)."""
     if variant is None:
         return logits
-    from gated_mm.evaluation import IIF
+    from gated_mm.models.heads import IIF
     iif = IIF(variant=variant, mode=mode, class_counts=list(counts))
     return iif(torch.as_tensor(logits)).numpy()
 

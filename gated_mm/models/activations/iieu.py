@@ -47,7 +47,7 @@ import torch.nn.functional as F
 from mmengine.registry import MODELS
 from torch import Tensor, nn
 
-from .fused import FusedKernels
+from .fused import FusedKernels, reduce_to
 
 EPS_MODES = ('product', 'separate')
 PATCH_NORMS = ('group', 'full')
@@ -151,12 +151,6 @@ def _core_forward(xt: Tensor, x_norm: Tensor, w_norm: Tensor, nu: Tensor, eta: T
     return xt * adjuster(xt * inv + nu, eta)
 
 
-def _sum_to(grad: Tensor, shape) -> Tensor:
-    """Sum a broadcast gradient back to ``shape`` (same number of dims)."""
-    dims = [i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1]
-    return grad.sum(dim=dims, keepdim=True) if dims else grad
-
-
 def _core_backward(xt: Tensor, x_norm: Tensor, w_norm: Tensor, nu: Tensor, eta: Tensor,
                    grad: Tensor, eps: float, x_eps: float, separate: bool, tol: float):
     xn, wn, inv = _factors(x_norm, w_norm, eps, x_eps, separate)
@@ -171,12 +165,13 @@ def _core_backward(xt: Tensor, x_norm: Tensor, w_norm: Tensor, nu: Tensor, eta: 
     g_r = g_x * torch.where(upper, torch.ones_like(low), low)  # ∂L/∂r̂
     grad_xt = grad * torch.where(upper, r_hat, low) + g_r * inv
     g_d = -(g_r * q) * inv  # ∂L/∂D = −∂L/∂r̂ · x̃/D²
-    return (grad_xt, _sum_to(g_d * wn, x_norm.shape), _sum_to(g_d * xn, w_norm.shape),
-            _sum_to(g_r, nu.shape),
-            _sum_to(torch.where(upper, torch.zeros_like(e), g_x * e * (1 - eta)), eta.shape))
+    return (grad_xt, reduce_to(g_d * wn, x_norm.shape), reduce_to(g_d * xn, w_norm.shape),
+            reduce_to(g_r, nu.shape),
+            reduce_to(torch.where(upper, torch.zeros_like(e), g_x * e * (1 - eta)), eta.shape))
 
 
-_Kernels = FusedKernels('IIEU', {'forward': _core_forward, 'backward': _core_backward})
+#: IIEU's fused kernels (mode: :func:`~.fused.kernel_mode`).
+KERNELS = FusedKernels('IIEU', {'forward': _core_forward, 'backward': _core_backward})
 
 
 class _IIEUCore(torch.autograd.Function):
@@ -187,11 +182,11 @@ class _IIEUCore(torch.autograd.Function):
                 tol: float):
         ctx.save_for_backward(xt, x_norm, w_norm, nu, eta)
         ctx.consts = (eps, x_eps, separate, tol)
-        return _Kernels.run('forward', xt, x_norm, w_norm, nu, eta, eps, x_eps, separate, tol)
+        return KERNELS.run('forward', xt, x_norm, w_norm, nu, eta, eps, x_eps, separate, tol)
 
     @staticmethod
     def backward(ctx, grad):
-        grads = _Kernels.run('backward', *ctx.saved_tensors, grad, *ctx.consts)
+        grads = KERNELS.run('backward', *ctx.saved_tensors, grad, *ctx.consts)
         return (*grads, None, None, None, None)
 
 

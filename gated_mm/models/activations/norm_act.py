@@ -1,7 +1,7 @@
 r"""BatchNorm followed by APA/AGLU as one memory-light autograd node.
 
     y = γ (x − μ_B) / sqrt(σ²_B + ε) + β          (training-mode BatchNorm, batch statistics)
-    out = η(y; κ, λ)  or  y · η(y; κ, λ)           (APA / AGLU, see :mod:`.apa`)
+    out = η(y; κ, λ)  or  y · η(y; κ, λ)           (APA / AGLU, see :mod:`.apa_aglu`)
 
 Unfused, the activation keeps its input y for backward while BatchNorm keeps x: two
 full-size tensors per unit, where BN → ReLU(inplace) keeps one. Fused, only x (and the
@@ -22,15 +22,35 @@ at y to ``native_batch_norm_backward`` in eval mode.
 
 Used by :func:`batch_norm_act` only where it is exactly equivalent: an ``nn.BatchNorm{1,2,3}d``
 (not SyncBN) with affine parameters and running statistics, in training or eval mode, followed
-by an :class:`~.apa.APA` / :class:`~.apa.AGLU` with scalar κ, λ; everywhere else the two
-modules run unfused.
+by an :class:`~.apa_aglu.APA` / :class:`~.apa_aglu.AGLU` with scalar κ, λ
+(:func:`~.fusion_policy.norm_act_fusion`); everywhere else the two modules run unfused.
 """
 import torch
 from torch import Tensor, nn
 
-from .apa import _APABase, _Kernels
+from .apa_aglu import backward_math, forward_math
+from .fused import FunctionInputs, FusedKernels
+from .fusion_policy import norm_act_fusion
 
-_PLAIN_BN = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+
+def _affine_forward_math(x: Tensor, alpha: Tensor, beta: Tensor, kappa: Tensor,
+                         lambda_: Tensor, unit: bool) -> Tensor:
+    """:func:`~.apa_aglu.forward_math` of z = x·α + β (α, β broadcast per channel: a
+    BatchNorm's output recomputed from its input, never stored)."""
+    return forward_math(x.to(alpha.dtype) * alpha + beta, kappa, lambda_, unit)
+
+
+def _affine_backward_math(x: Tensor, alpha: Tensor, beta: Tensor, kappa: Tensor,
+                          lambda_: Tensor, grad_out: Tensor, unit: bool, need_kappa: bool,
+                          need_lambda: bool):
+    """:func:`~.apa_aglu.backward_math` at z = x·α + β (gradient w.r.t. z, not x)."""
+    return backward_math(x.to(alpha.dtype) * alpha + beta, kappa, lambda_, grad_out, unit,
+                         need_kappa, need_lambda)
+
+
+#: The node's fused kernels (mode: :func:`~.fused.kernel_mode`).
+KERNELS = FusedKernels('BatchNorm → APA/AGLU', {'forward': _affine_forward_math,
+                                                 'backward': _affine_backward_math})
 
 
 class _BatchNormAPAFunction(torch.autograd.Function):
@@ -52,22 +72,25 @@ class _BatchNormAPAFunction(torch.autograd.Function):
         alpha, beta = _affine(weight, bias, mean, _invstd(var, eps), x.dim())
         ctx.save_for_backward(x, weight, bias, mean, var, kappa, lambda_)
         ctx.eps, ctx.unit, ctx.dtype, ctx.training = eps, unit, dtype, training
-        return _Kernels.run('affine_forward', x, alpha, beta, kappa, lambda_, unit)
+        return KERNELS.run('forward', x, alpha, beta, kappa, lambda_, unit)
 
     @staticmethod
     def backward(ctx, grad_out):
         x, weight, bias, mean, var, kappa, lambda_ = ctx.saved_tensors
         invstd = _invstd(var, ctx.eps)
         alpha, beta = _affine(weight, bias, mean, invstd, x.dim())
-        grad_y, grad_k, grad_l = _Kernels.run('affine_backward', x, alpha, beta, kappa, lambda_,
-                                              grad_out, ctx.unit, ctx.needs_input_grad[8],
-                                              ctx.needs_input_grad[9])
+        grad_y, grad_k, grad_l = KERNELS.run('backward', x, alpha, beta, kappa, lambda_,
+                                             grad_out, ctx.unit,
+                                             *_INPUTS.needs(ctx, 'kappa', 'lambda_'))
         # ATen's BatchNorm backward: batch statistics (save_mean/invstd) or running ones
         stats = (None, None, mean, invstd) if ctx.training else (mean, var, None, None)
         grad_x, grad_w, grad_b = torch.ops.aten.native_batch_norm_backward(
             grad_y, x.to(ctx.dtype), weight, *stats, ctx.training, ctx.eps,
-            [ctx.needs_input_grad[0], ctx.needs_input_grad[2], ctx.needs_input_grad[3]])
-        return grad_x, None, grad_w, grad_b, None, None, None, None, grad_k, grad_l, None, None
+            _INPUTS.needs(ctx, 'x', 'weight', 'bias'))
+        return _INPUTS.grads(x=grad_x, weight=grad_w, bias=grad_b, kappa=grad_k, lambda_=grad_l)
+
+
+_INPUTS = FunctionInputs(_BatchNormAPAFunction.forward)
 
 
 def _invstd(var: Tensor, eps: float) -> Tensor:
@@ -79,32 +102,6 @@ def _affine(weight: Tensor, bias: Tensor, mean: Tensor, invstd: Tensor, ndim: in
     shape = (1, -1) + (1, ) * (ndim - 2)
     alpha = invstd * weight
     return alpha.view(shape), (bias - mean * alpha).view(shape)
-
-
-def fusable_norm(norm: nn.Module, eval_mode: bool = False) -> bool:
-    """Whether ``norm`` can be folded into a fused node: a plain ``nn.BatchNorm{1,2,3}d`` (not
-    SyncBN) with affine parameters and running statistics, in training mode (or, with
-    ``eval_mode``, in eval mode)."""
-    return (type(norm) in _PLAIN_BN and norm.training != eval_mode and norm.affine
-            and norm.track_running_stats and norm.running_mean is not None)
-
-
-def fusable_act(act: nn.Module) -> bool:
-    """Whether ``act`` can end a fused node: an APA/AGLU with scalar κ, λ."""
-    return isinstance(act, _APABase) and act.num_channels is None
-
-
-def fusion_enabled() -> bool:
-    """Fused training-mode nodes pay off only when a backward will run, and are left to the
-    compiler's own fusion under ``torch.compile``: grad enabled and not compiling (nor
-    tracing: ``torch.jit.trace`` records the plain ops, which TorchScript can save)."""
-    return (torch.is_grad_enabled() and not torch.compiler.is_compiling()
-            and not torch.jit.is_tracing())
-
-
-def fusable(norm: nn.Module, act: nn.Module) -> bool:
-    """Whether ``act(norm(x))`` can run as one fused node (see the module docstring)."""
-    return fusable_norm(norm) and fusable_act(act)
 
 
 def bn_step(norm: nn.Module) -> float:
@@ -120,26 +117,28 @@ def act_params(act: nn.Module, dtype: torch.dtype):
 
 
 def batch_norm_act(norm: nn.Module, act: nn.Module, x: Tensor) -> Tensor:
-    """``act(norm(x))``, fused when :func:`fusable` (same results, less saved memory).
+    """``act(norm(x))``, one node where :func:`~.fusion_policy.norm_act_fusion` says so (same
+    results, less saved memory).
 
     Args:
-        norm: the normalisation module (any; fused only for plain BatchNorm in training).
+        norm: the normalisation module (any; fused only for plain BatchNorm).
         act: the activation module (any; fused only for scalar-parameter APA/AGLU).
         x: input (N, C, ...) of ``norm``.
 
     Returns:
         Tensor of x's shape and dtype. Under autocast the fused path computes in float32
-        (float64 stays float64) and casts back, like :class:`~.apa.APA`.
+        (float64 stays float64) and casts back, like :class:`~.apa_aglu.APA`.
     """
-    training = fusable(norm, act) and fusion_enabled()
-    evaluate = (fusable_norm(norm, eval_mode=True) and fusable_act(act)
-                and not torch.compiler.is_compiling() and not torch.jit.is_tracing())
-    if not (training or evaluate):
+    mode = norm_act_fusion(norm, act)
+    if mode is None:
         return act(norm(x))
+    training = mode == 'train'
     factor = bn_step(norm) if training else 0.0
     dtype = torch.promote_types(x.dtype, torch.float32)
     with torch.autocast(x.device.type, enabled=False):
-        out = _BatchNormAPAFunction.apply(
-            x, dtype, norm.weight.to(dtype), norm.bias.to(dtype), norm.running_mean,
-            norm.running_var, factor, norm.eps, *act_params(act, dtype), act.unit, training)
+        kappa, lambda_ = act_params(act, dtype)
+        out = _BatchNormAPAFunction.apply(*_INPUTS.args(
+            x=x, dtype=dtype, weight=norm.weight.to(dtype), bias=norm.bias.to(dtype),
+            running_mean=norm.running_mean, running_var=norm.running_var, factor=factor,
+            eps=norm.eps, kappa=kappa, lambda_=lambda_, unit=act.unit, training=training))
     return out.to(x.dtype)

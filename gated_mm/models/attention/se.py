@@ -108,7 +108,7 @@ class GatedSE(BaseModule):
         """The excitation s = gate(...(GAP(x))) as (N, C, 1, 1), so ``forward(x) == x * s``.
 
         Lets a caller fuse the multiply with what follows (the gated bottleneck fuses
-        ``act(x · s + shortcut)``, :func:`~gated_mm.models.activations.add_act.residual_act`).
+        ``act(x · s + shortcut)``, :func:`~gated_mm.models.activations.residual_act.residual_act`).
         Nothing on this path keeps a tensor of x's size for backward (the mean keeps none;
         LayerNorm, the MLP, Dropout's mask and the gate keep (N, C)-sized tensors).
         """

@@ -1,9 +1,9 @@
 """Gated backbones, registered in the mmpretrain and mmdet ``MODELS`` registries."""
 from .gated_basic_block import GatedBasicBlock, ZeroPadShortcut
-from .gated_bottleneck import GatedBottleneck, GatedResidualBlock
+from .gated_bottleneck import BlockEndFusion, GatedBottleneck, GatedResidualBlock
 from .gated_resnet import GatedCifarResNet, GatedResNet
 
 __all__ = [
-    'GatedBasicBlock', 'GatedBottleneck', 'GatedCifarResNet', 'GatedResNet',
+    'BlockEndFusion', 'GatedBasicBlock', 'GatedBottleneck', 'GatedCifarResNet', 'GatedResNet',
     'GatedResidualBlock', 'ZeroPadShortcut'
 ]

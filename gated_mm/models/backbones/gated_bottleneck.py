@@ -16,14 +16,17 @@ those of torchvision (``conv1``, ``bn1``, ..., ``downsample.0``/``.1``). Activat
 ``needs_channels`` (IIEU, AdaShift, ...) are built with ``channels`` = their position's width;
 BN → APA/AGLU units run fused (:func:`~gated_mm.models.activations.norm_act.batch_norm_act`),
 and so does the block end ``act[add](attention(·) + shortcut)`` where that saves memory
-(:func:`~gated_mm.models.activations.add_act.residual_act`, :meth:`GatedResidualBlock.forward`).
+(:func:`~gated_mm.models.activations.residual_act.residual_act`,
+:meth:`GatedResidualBlock.block_end_fusion`); ``gated_mm.models.activations.fusion`` switches
+both off.
 He et al. (CVPR 2016) for the block, Xie et al. (CVPR 2017) for the grouped width:
 mid = groups · width_per_group · (C_out / 4) / base_channels.
 
 The tail (attention, shortcut activation, merge, act[add], checkpointing) lives in
 :class:`GatedResidualBlock`, shared with the basic block (:mod:`.gated_basic_block`).
 """
-from typing import Dict, Optional, Tuple
+import functools
+from typing import Dict, List, NamedTuple, Optional, Tuple
 
 import torch.utils.checkpoint as cp
 from mmcv.cnn import build_activation_layer, build_conv_layer, build_norm_layer
@@ -31,8 +34,9 @@ from mmengine.model import BaseModule
 from mmengine.registry import MODELS
 from torch import Tensor, nn
 
-from ..activations.add_act import residual_act, residual_fusable
-from ..activations.norm_act import batch_norm_act, fusable_norm
+from ..activations.fusion_policy import has_forward_hooks, residual_fusable
+from ..activations.norm_act import batch_norm_act
+from ..activations.residual_act import residual_act
 
 #: Activation positions of a block (``stem`` is a position of the backbone only).
 BLOCK_ACT_POSITIONS = ('bn1', 'bn2', 'bn3', 'shortcut', 'add')
@@ -172,12 +176,14 @@ class GatedResidualBlock(BaseModule):
         identity = self._shortcut(x)
         return out + identity if self.merge is None else self.merge(out, identity)
 
-    def _fused_end(self) -> bool:
-        """Whether ``act[add](attention(a) + shortcut)`` runs as one :func:`residual_act` node.
+    def block_end_fusion(self) -> Optional['BlockEndFusion']:
+        """Whether and how ``act[add](attention(a) + shortcut)`` runs as one
+        :func:`residual_act` node now (None: unfused).
 
         Only where every tensor that node keeps is kept anyway, i.e. where fusing removes the
         activation's own copy of the sum: act[add] a scalar APA/AGLU (training, grad enabled,
-        not compiling), the plain add, and
+        not compiling, :func:`~gated_mm.models.activations.residual_fusable`), the plain add,
+        and
           * main branch: an attention with a multiplicative ``scale`` (``provides_scale``,
             GatedSE: a is kept by its multiply), or no attention and no ``last_act`` with a
             BatchNorm ``last_norm``, folded in (the last conv's output is kept by it anyway);
@@ -185,52 +191,71 @@ class GatedResidualBlock(BaseModule):
             a BatchNorm with no act[shortcut], folded in (its input is kept by it anyway).
         Modules with forward hooks run unfused (the fused path does not call them).
         """
-        if self.merge is not None or not residual_fusable(self.act_add):
-            return False
+        if self.merge is not None:
+            return None
         if getattr(self.attention, 'provides_scale', False):
-            bypassed = [self.attention, self.act_add]
-        elif (isinstance(self.attention, nn.Identity) and isinstance(self.last_act, nn.Identity)
-              and fusable_norm(self.last_norm)):
-            bypassed = [self.last_norm, self.act_add]
+            scale, main_norm, bypassed = True, None, [self.attention]
+        elif isinstance(self.attention, nn.Identity) and isinstance(self.last_act, nn.Identity):
+            scale, main_norm, bypassed = False, self.last_norm, [self.last_norm]
         else:
-            return False
+            return None
+        head, short_norm = [], None
         if self.downsample is not None:
             if not (isinstance(self.downsample, nn.Sequential) and len(self.downsample)
-                    and isinstance(self.act_shortcut, nn.Identity)
-                    and fusable_norm(self.downsample[-1])):
-                return False
-            bypassed += [self.downsample, self.downsample[-1]]
-        return not any(m._forward_hooks or m._forward_pre_hooks for m in bypassed)
+                    and isinstance(self.act_shortcut, nn.Identity)):
+                return None
+            head, short_norm = list(self.downsample)[:-1], self.downsample[-1]
+            bypassed += [self.downsample, short_norm]
+        if (not residual_fusable(self.act_add, main_norm, short_norm)
+                or has_forward_hooks(self.act_add, *bypassed)):
+            return None
+        return BlockEndFusion(scale, main_norm, head, short_norm)
 
-    def _fused(self, x: Tensor) -> Tensor:
-        """The block, its end as one :func:`residual_act` node (where :meth:`_fused_end`)."""
-        scale = main_norm = None
-        if getattr(self.attention, 'provides_scale', False):
+    def _fused(self, x: Tensor, plan: 'BlockEndFusion') -> Tensor:
+        """The block, its end as one :func:`residual_act` node (``plan``: see
+        :meth:`block_end_fusion`)."""
+        scale = None
+        if plan.scale:
             out = self._main(x)
             scale = self.attention.scale(out)
         else:
-            out, main_norm = self._main_pre_norm(x), self.last_norm
-        identity, short_norm = x, None
-        if self.downsample is not None:
-            short_norm = self.downsample[-1]
-            for m in list(self.downsample)[:-1]:
-                identity = m(identity)
-        return residual_act(self.act_add, out, identity, scale, main_norm, short_norm)
+            out = self._main_pre_norm(x)
+        identity = x
+        for m in plan.shortcut_head:
+            identity = m(identity)
+        return residual_act(self.act_add, out, identity, scale, plan.main_norm,
+                            plan.shortcut_norm)
 
     def forward(self, x: Tensor) -> Tensor:
         """The block; its end runs as one fused node where that saves memory (same results).
 
         Unfused, an APA/AGLU after the add keeps the sum for backward: one tensor of the
         block's output size more than ReLU(inplace), whose kept output is the next block's
-        input. Where :meth:`_fused_end`, :func:`residual_act` keeps nothing new instead.
+        input. Where :meth:`block_end_fusion`, :func:`residual_act` keeps nothing new instead.
         """
-        fused = self._fused_end()
-        body = self._fused if fused else self._residual
+        plan = self.block_end_fusion()
+        body = self._residual if plan is None else functools.partial(self._fused, plan=plan)
         if self.with_cp and x.requires_grad:
             out = cp.checkpoint(body, x, use_reentrant=False)
         else:
             out = body(x)
-        return out if fused else self.act_add(out)
+        return self.act_add(out) if plan is None else out
+
+
+class BlockEndFusion(NamedTuple):
+    """How a block end runs fused (:meth:`GatedResidualBlock.block_end_fusion`).
+
+    Attributes:
+        scale: the main branch is multiplied by ``attention.scale(a)`` (SE) inside the node.
+        main_norm: the BatchNorm folded into the node on the main branch (``last_norm``,
+            without attention), or None.
+        shortcut_head: the downsample modules before its BatchNorm (run before the node).
+        shortcut_norm: the downsample BatchNorm folded into the node, or None (identity).
+    """
+    scale: bool
+    main_norm: Optional[nn.Module]
+    shortcut_head: List[nn.Module]
+    shortcut_norm: Optional[nn.Module]
 
 
 class GatedBottleneck(GatedResidualBlock):

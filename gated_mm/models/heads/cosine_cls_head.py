@@ -15,7 +15,7 @@ The right-hand form x / (1 + ‖x‖) is used (finite at x = 0, where the public
 
 At test time (``predict``) the logits may be adjusted post hoc, e.g. by IIF
 (``logit_adjust=dict(type='IIF', variant=..., train_ann_file=...)``, see
-:class:`gated_mm.evaluation.IIF`); the training loss uses the raw logits.
+:class:`gated_mm.models.heads.IIF`); the training loss uses the raw logits.
 """
 import math
 from typing import List, Optional, Tuple

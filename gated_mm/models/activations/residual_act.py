@@ -5,7 +5,7 @@ r"""Attention scale + residual add + APA/AGLU as one memory-light autograd node.
     b′  = b                or  BN_b(b)            shortcut: the identity x, or the downsample
                                                   conv output with its BatchNorm folded in
     y   = a′ · s + b′      or  a′ + b′            s: the SE excitation (N, C, 1, 1), if any
-    out = η(y; κ, λ)       or  y · η(y; κ, λ)     APA / AGLU (see :mod:`.apa`)
+    out = η(y; κ, λ)       or  y · η(y; κ, λ)     APA / AGLU (see :mod:`.apa_aglu`)
 
 (BN: training-mode BatchNorm with batch statistics, running statistics updated as
 ``nn.BatchNorm`` does.)
@@ -25,7 +25,7 @@ statistics pass per folded BatchNorm):
 
 So the saved memory of the block end equals that of ``relu_(a · s + b)``. Gradients are exact
 for every input (a, s, b, both BatchNorms' weight and bias, κ, λ): the activation's through
-``_Kernels.run('backward', ...)`` at the recomputed y, the BatchNorms' through ATen's
+the APA/AGLU backward kernel at the recomputed y, the BatchNorms' through ATen's
 ``native_batch_norm_backward``, as unfused. With the eager kernels the forward is the unfused
 arithmetic ((a′ · s) + b′, ATen's BatchNorm) and the recomputation repeats it, so on CPU the
 fused and unfused outputs and gradients are bit-identical in float32 (tests). With the compiled
@@ -34,23 +34,46 @@ one write and one read of y fewer each way), which may round differently by an u
 within 1e-5 through a block).
 
 Shapes: a, b (N, C, ...) of one shape; s broadcastable to it ((N, C, 1, 1) for SE). Dtypes:
-the node computes in float32 (float64 stays float64) with autocast off, as :class:`~.apa.APA`;
+the node computes in float32 (float64 stays float64) with autocast off, as :class:`~.apa_aglu.APA`;
 a, s, b are saved in their own dtypes (bfloat16 under autocast, no float32 copies) and the
 result has the dtype the unfused ``act(a′ · s + b′)`` would have (the promotion of a, s, b).
 Each gradient is returned in its input's dtype.
 
 :func:`residual_act` runs the node where it is exactly equivalent (grad enabled, not compiling,
-a scalar APA/AGLU, plain training-mode BatchNorms) and the unfused modules everywhere else.
-:class:`~gated_mm.models.backbones.GatedBottleneck` uses it only where every tensor the node
-keeps is kept anyway (``GatedResidualBlock._fused_end``).
+a scalar APA/AGLU, plain training-mode BatchNorms: :func:`~.fusion_policy.residual_fusable`)
+and the unfused modules everywhere else. :class:`~gated_mm.models.backbones.GatedBottleneck`
+uses it only where every tensor the node keeps is kept anyway
+(:meth:`~gated_mm.models.backbones.GatedResidualBlock.block_end_fusion`).
 """
 from typing import Optional
 
 import torch
 from torch import Tensor, nn
 
-from .apa import _Kernels, _reduce_to
-from .norm_act import act_params, bn_step, fusable_act, fusable_norm, fusion_enabled
+from . import apa_aglu
+from .fused import FunctionInputs, FusedKernels, reduce_to
+from .fusion_policy import residual_fusable
+from .norm_act import act_params, bn_step
+
+
+def _scale_add_forward_math(a: Tensor, s: Tensor, b: Tensor, kappa: Tensor, lambda_: Tensor,
+                            unit: bool) -> Tensor:
+    """:func:`~.apa_aglu.forward_math` of z = a·s + b (s broadcast: an SE excitation
+    (N, C, 1, 1); the residual sum recomputed from its operands, never stored)."""
+    return apa_aglu.forward_math(a.to(s.dtype) * s + b.to(s.dtype), kappa, lambda_, unit)
+
+
+def _scale_add_backward_math(a: Tensor, s: Tensor, b: Tensor, kappa: Tensor, lambda_: Tensor,
+                             grad_out: Tensor, unit: bool, need_kappa: bool, need_lambda: bool):
+    """:func:`~.apa_aglu.backward_math` at z = a·s + b (gradient w.r.t. z)."""
+    return apa_aglu.backward_math(a.to(s.dtype) * s + b.to(s.dtype), kappa, lambda_, grad_out,
+                                  unit, need_kappa, need_lambda)
+
+
+#: The SE case's fused kernels, y = a·s + b formed inside (mode: :func:`~.fused.kernel_mode`);
+#: the other cases run the APA/AGLU kernels (``apa_aglu.KERNELS``) at y.
+KERNELS = FusedKernels('attention scale + residual add → APA/AGLU',
+                       {'forward': _scale_add_forward_math, 'backward': _scale_add_backward_math})
 
 
 def _bn_forward(x: Tensor, weight, bias, stats, dtype):
@@ -96,15 +119,14 @@ class _ResidualActFunction(torch.autograd.Function):
         if scale is not None and main_stats is None:
             # SE case: the sum a · s + b is formed inside the activation kernel, never stored
             main_mean = main_invstd = None
-            out = _Kernels.run('scale_add_forward', main, scale.to(dtype), b, kappa, lambda_,
-                               unit)
+            out = KERNELS.run('forward', main, scale.to(dtype), b, kappa, lambda_, unit)
         else:
             a, main_mean, main_invstd = _bn_forward(main, main_weight, main_bias, main_stats,
                                                     dtype)
             # the unfused arithmetic, (a · s) + b, so the forward is bit-identical to it
             y = (a * scale.to(dtype)).add_(b) if scale is not None else a + b
             del a
-            out = _Kernels.run('forward', y, kappa, lambda_, unit)
+            out = apa_aglu.KERNELS.run('forward', y, kappa, lambda_, unit)
         del b
         ctx.save_for_backward(main, main_weight, main_bias, main_mean, main_invstd, scale,
                               shortcut, short_weight, short_bias, short_mean, short_invstd,
@@ -118,31 +140,38 @@ class _ResidualActFunction(torch.autograd.Function):
     def backward(ctx, grad_out):
         (main, main_weight, main_bias, main_mean, main_invstd, scale, shortcut, short_weight,
          short_bias, short_mean, short_invstd, kappa, lambda_) = ctx.saved_tensors
-        dtype, needs = ctx.dtype, ctx.needs_input_grad
+        dtype = ctx.dtype
+        need_k, need_l = _INPUTS.needs(ctx, 'kappa', 'lambda_')
         a = _bn_recompute(main, main_weight, main_bias, ctx.eps[0], dtype)
         b = _bn_recompute(shortcut, short_weight, short_bias, ctx.eps[1], dtype)
         s = scale.to(dtype) if scale is not None else None
         if s is not None and ctx.eps[0] is None:
-            grad_y, grad_k, grad_l = _Kernels.run('scale_add_backward', a, s, b, kappa, lambda_,
-                                                  grad_out, ctx.unit, needs[7], needs[8])
+            grad_y, grad_k, grad_l = KERNELS.run('backward', a, s, b, kappa, lambda_, grad_out,
+                                                 ctx.unit, need_k, need_l)
         else:
             y = (a * s).add_(b) if s is not None else a + b
-            grad_y, grad_k, grad_l = _Kernels.run('backward', y, kappa, lambda_, grad_out,
-                                                  ctx.unit, needs[7], needs[8])
+            grad_y, grad_k, grad_l = apa_aglu.KERNELS.run('backward', y, kappa, lambda_,
+                                                          grad_out, ctx.unit, need_k, need_l)
             del y
         del b
         grad_s = None
-        if s is not None and needs[3]:
-            grad_s = _reduce_to(grad_y * a, scale.shape).to(scale.dtype)
+        if s is not None and _INPUTS.needs(ctx, 'scale')[0]:
+            grad_s = reduce_to(grad_y * a, scale.shape).to(scale.dtype)
         del a
         grad_a = grad_y * s if s is not None else grad_y
-        grad_main, grad_mw, grad_mb = _bn_backward(grad_a, main, main_weight, main_mean,
-                                                   main_invstd, ctx.eps[0], needs[0:3], dtype)
+        grad_main, grad_mw, grad_mb = _bn_backward(
+            grad_a, main, main_weight, main_mean, main_invstd, ctx.eps[0],
+            _INPUTS.needs(ctx, 'main', 'main_weight', 'main_bias'), dtype)
         del grad_a
-        grad_short, grad_sw, grad_sb = _bn_backward(grad_y, shortcut, short_weight, short_mean,
-                                                    short_invstd, ctx.eps[1], needs[4:7], dtype)
-        return (grad_main, grad_mw, grad_mb, grad_s, grad_short, grad_sw, grad_sb, grad_k,
-                grad_l, None, None, None, None)
+        grad_short, grad_sw, grad_sb = _bn_backward(
+            grad_y, shortcut, short_weight, short_mean, short_invstd, ctx.eps[1],
+            _INPUTS.needs(ctx, 'shortcut', 'short_weight', 'short_bias'), dtype)
+        return _INPUTS.grads(main=grad_main, main_weight=grad_mw, main_bias=grad_mb,
+                             scale=grad_s, shortcut=grad_short, short_weight=grad_sw,
+                             short_bias=grad_sb, kappa=grad_k, lambda_=grad_l)
+
+
+_INPUTS = FunctionInputs(_ResidualActFunction.forward)
 
 
 def _bn_args(norm: Optional[nn.Module], dtype):
@@ -153,13 +182,6 @@ def _bn_args(norm: Optional[nn.Module], dtype):
     return norm.weight.to(dtype), norm.bias.to(dtype), stats
 
 
-def residual_fusable(act: nn.Module, main_norm: Optional[nn.Module] = None,
-                     shortcut_norm: Optional[nn.Module] = None) -> bool:
-    """Whether :func:`residual_act` runs fused for these modules in the current mode."""
-    return (fusion_enabled() and fusable_act(act)
-            and all(n is None or fusable_norm(n) for n in (main_norm, shortcut_norm)))
-
-
 def residual_act(act: nn.Module,
                  main: Tensor,
                  shortcut: Tensor,
@@ -167,7 +189,8 @@ def residual_act(act: nn.Module,
                  main_norm: Optional[nn.Module] = None,
                  shortcut_norm: Optional[nn.Module] = None) -> Tensor:
     """``act(main_norm(main) · scale + shortcut_norm(shortcut))`` as one node when
-    :func:`residual_fusable` (same results, less saved memory; see the module docstring).
+    :func:`~.fusion_policy.residual_fusable` (same results, less saved memory; see the module
+    docstring).
 
     Args:
         act: the activation after the add (fused only for a scalar APA/AGLU).
@@ -194,7 +217,10 @@ def residual_act(act: nn.Module,
     with torch.autocast(main.device.type, enabled=False):
         main_weight, main_bias, main_stats = _bn_args(main_norm, dtype)
         short_weight, short_bias, short_stats = _bn_args(shortcut_norm, dtype)
-        out = _ResidualActFunction.apply(main, main_weight, main_bias, scale, shortcut,
-                                         short_weight, short_bias, *act_params(act, dtype),
-                                         main_stats, short_stats, act.unit, dtype)
+        kappa, lambda_ = act_params(act, dtype)
+        out = _ResidualActFunction.apply(*_INPUTS.args(
+            main=main, main_weight=main_weight, main_bias=main_bias, scale=scale,
+            shortcut=shortcut, short_weight=short_weight, short_bias=short_bias, kappa=kappa,
+            lambda_=lambda_, main_stats=main_stats, short_stats=short_stats, unit=act.unit,
+            dtype=dtype))
     return out.to(out_dtype)

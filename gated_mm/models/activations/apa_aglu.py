@@ -15,19 +15,20 @@ Both are evaluated in log space, never forming λ·exp(−κz)::
     u = log λ − κ z,   s = softplus(u),   η = exp(−s / λ)
 
 and differentiated exactly (chain rule on the log-space form), with σ = sigmoid(u)
-and s both obtained from the one exponential exp(−|u|) (see :func:`_backward_math`)::
+and s both obtained from the one exponential exp(−|u|) (see :func:`backward_math`)::
 
     ∂η/∂z = η κ σ / λ        ∂η/∂κ = η z σ / λ        ∂η/∂λ = η (s − σ) / λ²
 
 The autograd function saves only the input (and the two parameters) and recomputes the
 intermediates in backward, so the saved-tensor memory equals one input, as for a native
 activation. Forward and backward each run as one fused ``torch.compile`` kernel with dynamic
-shapes when available (see :mod:`.fused`; ``GATED_MM_COMPILE=0`` for eager). Inside those
+shapes when available (see :mod:`.fused`; :func:`~.fused.kernel_mode` ``('eager')`` or
+``GATED_MM_COMPILE=0`` for eager). Inside those
 kernels log1p(exp(−|u|)) is a degree-9 polynomial (:func:`_log1p_poly`, float32 error ≤ 1.8e-7
 relative, as ``torch.log1p``) for float32 and lower precisions, and ``torch.log1p`` for
 float64, so every path is float64-accurate for a float64 caller; the multiply-adds are
-FMA-contracted; eager mode uses ``torch.log1p``. The eager backward is written in differentiable torch ops, so double
-backward (``gradgradcheck``) works.
+FMA-contracted; eager mode uses ``torch.log1p``. The eager backward is written in
+differentiable torch ops, so double backward (``gradgradcheck``) works.
 
 λ is clamped to ``lambda_min`` (default 1e-4, as the public code) at use time; below the
 floor the gradient w.r.t. λ is zero.
@@ -44,7 +45,7 @@ import torch.nn.functional as F
 from mmengine.registry import MODELS
 from torch import Tensor, nn
 
-from .fused import FusedKernels
+from .fused import FunctionInputs, FusedKernels, reduce_to
 
 InitRange = Union[float, Tuple[float, float], Sequence[float]]
 
@@ -92,25 +93,15 @@ def _softplus(u: Tensor) -> Tensor:
     return F.softplus(u)
 
 
-def _forward_math(z: Tensor, kappa: Tensor, lambda_: Tensor, unit: bool) -> Tensor:
+def forward_math(z: Tensor, kappa: Tensor, lambda_: Tensor, unit: bool) -> Tensor:
     """η (or z·η) with s = softplus(u), η = exp(−s · (1/λ))."""
     eta = torch.exp(-_softplus(torch.log(lambda_) - kappa * z) * lambda_.reciprocal())
     return z * eta if unit else eta
 
 
-def _reduce_to(grad: Tensor, shape: torch.Size) -> Tensor:
-    """Sum a broadcast gradient back to a parameter's ``shape``."""
-    if grad.shape == shape:
-        return grad
-    ndim_extra = grad.dim() - len(shape)
-    dims = list(range(ndim_extra)) + [
-        ndim_extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[ndim_extra + i] != 1]
-    return grad.sum(dim=dims, keepdim=True).reshape(shape)
-
-
-def _backward_math(z: Tensor, kappa: Tensor, lambda_: Tensor, grad_out: Tensor, unit: bool,
+def backward_math(z: Tensor, kappa: Tensor, lambda_: Tensor, grad_out: Tensor, unit: bool,
                    need_kappa: bool, need_lambda: bool):
-    """Exact gradients w.r.t. z, κ, λ from the recomputed s, η, σ (the derivatives in the module doc).
+    """Exact gradients w.r.t. z, κ, λ from the recomputed s, η, σ (derivatives: module doc).
 
     With u = log λ − κz and e = exp(−|u|) (in (0, 1], never overflows), both
     s = softplus(u) = max(u, 0) + log1p(e) and σ = sigmoid(u) = (u ≥ 0 ? 1 : e) / (1 + e)
@@ -134,50 +125,15 @@ def _backward_math(z: Tensor, kappa: Tensor, lambda_: Tensor, grad_out: Tensor, 
     else:
         g_dz = g
         grad_z = g * sigma * (kappa * inv_lambda)
-    grad_k = _reduce_to(g_dz * z * sigma, kappa.shape) * inv_lambda if need_kappa else None
-    grad_l = (_reduce_to(g_dz * (s - sigma), lambda_.shape) * inv_lambda.square()
+    grad_k = reduce_to(g_dz * z * sigma, kappa.shape) * inv_lambda if need_kappa else None
+    grad_l = (reduce_to(g_dz * (s - sigma), lambda_.shape) * inv_lambda.square()
               if need_lambda else None)
     return grad_z, grad_k, grad_l
 
 
-def _affine_forward_math(x: Tensor, alpha: Tensor, beta: Tensor, kappa: Tensor,
-                         lambda_: Tensor, unit: bool) -> Tensor:
-    """:func:`_forward_math` of z = x·α + β (α, β broadcast per channel: a BatchNorm's
-    output recomputed from its input, never stored)."""
-    return _forward_math(x.to(alpha.dtype) * alpha + beta, kappa, lambda_, unit)
-
-
-def _affine_backward_math(x: Tensor, alpha: Tensor, beta: Tensor, kappa: Tensor,
-                          lambda_: Tensor, grad_out: Tensor, unit: bool, need_kappa: bool,
-                          need_lambda: bool):
-    """:func:`_backward_math` at z = x·α + β (gradient w.r.t. z, not x)."""
-    return _backward_math(x.to(alpha.dtype) * alpha + beta, kappa, lambda_, grad_out, unit,
-                          need_kappa, need_lambda)
-
-
-def _scale_add_forward_math(a: Tensor, s: Tensor, b: Tensor, kappa: Tensor, lambda_: Tensor,
-                            unit: bool) -> Tensor:
-    """:func:`_forward_math` of z = a·s + b (s broadcast: an SE excitation (N, C, 1, 1); the
-    residual sum recomputed from its operands, never stored)."""
-    return _forward_math(a.to(s.dtype) * s + b.to(s.dtype), kappa, lambda_, unit)
-
-
-def _scale_add_backward_math(a: Tensor, s: Tensor, b: Tensor, kappa: Tensor, lambda_: Tensor,
-                             grad_out: Tensor, unit: bool, need_kappa: bool, need_lambda: bool):
-    """:func:`_backward_math` at z = a·s + b (gradient w.r.t. z)."""
-    return _backward_math(a.to(s.dtype) * s + b.to(s.dtype), kappa, lambda_, grad_out, unit,
-                          need_kappa, need_lambda)
-
-
-_MATHS = {'forward': _forward_math, 'backward': _backward_math,
-          'affine_forward': _affine_forward_math, 'affine_backward': _affine_backward_math,
-          'scale_add_forward': _scale_add_forward_math,
-          'scale_add_backward': _scale_add_backward_math}
-
-
-# GATED_MM_COMPILE: eager or fused (compiled) kernels, see fused.py. Eager costs ~6-8x a native
-# SiLU on CPU (many passes over memory); the fused kernels one pass each way.
-_Kernels = FusedKernels('APA/AGLU', _MATHS)
+# The kernel mode (kernel_mode, GATED_MM_COMPILE) picks eager or compiled, see fused.py. Eager
+# costs ~6-8x a native SiLU on CPU (many passes over memory); the fused kernels one pass each way.
+KERNELS = FusedKernels('APA/AGLU', {'forward': forward_math, 'backward': backward_math})
 
 
 class _APAFunction(torch.autograd.Function):
@@ -187,14 +143,17 @@ class _APAFunction(torch.autograd.Function):
     def forward(ctx, z, kappa, lambda_, unit: bool):
         ctx.save_for_backward(z, kappa, lambda_)
         ctx.unit = unit
-        return _Kernels.run('forward', z, kappa, lambda_, unit)
+        return KERNELS.run('forward', z, kappa, lambda_, unit)
 
     @staticmethod
     def backward(ctx, grad_out):
         z, kappa, lambda_ = ctx.saved_tensors
-        grad_z, grad_k, grad_l = _Kernels.run('backward', z, kappa, lambda_, grad_out, ctx.unit,
-                                              ctx.needs_input_grad[1], ctx.needs_input_grad[2])
-        return grad_z, grad_k, grad_l, None
+        grad_z, grad_k, grad_l = KERNELS.run('backward', z, kappa, lambda_, grad_out, ctx.unit,
+                                             *_APA_INPUTS.needs(ctx, 'kappa', 'lambda_'))
+        return _APA_INPUTS.grads(z=grad_z, kappa=grad_k, lambda_=grad_l)
+
+
+_APA_INPUTS = FunctionInputs(_APAFunction.forward)
 
 
 def apa(z: Tensor, kappa: Tensor, lambda_: Tensor, lambda_min: float = 1e-4) -> Tensor:
@@ -223,7 +182,7 @@ def _apply(z, kappa, lambda_, lambda_min, unit):
         args = (z.to(dtype), kappa.to(dtype), lambda_.to(dtype).clamp(min=lambda_min), unit)
         # torch.jit.trace records plain ops (a TorchScript file cannot hold a Python
         # autograd Function); same values, autograd's own backward.
-        out = _forward_math(*args) if torch.jit.is_tracing() else _APAFunction.apply(*args)
+        out = forward_math(*args) if torch.jit.is_tracing() else _APAFunction.apply(*args)
     return out.to(z.dtype)
 
 

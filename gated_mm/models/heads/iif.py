@@ -34,9 +34,9 @@ import torch
 from mmengine.registry import MODELS
 from torch import Tensor, nn
 
-from ..datasets.class_counts import class_counts_from
+from ...datasets.class_counts import class_counts_from
 
-__all__ = ['IIF', 'iif_weights', 'IIF_VARIANTS', 'class_counts_from']
+__all__ = ['IIF', 'iif_weights', 'IIF_VARIANTS']
 
 #: Every IIF variant of the public codes (IIF and APA), see the module docstring.
 IIF_VARIANTS = ('raw', 'smooth', 'rel', 'normit', 'gombit', 'base2', 'base10')
