@@ -9,7 +9,8 @@ the uninterrupted one. :class:`RNGStateHook` closes the gap:
   generator and (when initialised) every CUDA generator are stored in the checkpoint
   (``checkpoint['meta']['rng_state']``, rank 0's: with mmengine's default
   ``diff_rank_seed=False`` every rank draws the same stream) and restored at
-  ``before_train`` of a resumed run;
+  ``before_train`` of a resumed run (iteration-based loops: after the trained batches are
+  skipped, before the first new one);
 * **validation during training** runs with the training random states saved before and
   restored after it, so a checkpoint's states are those the next epoch starts from;
 * **data-loading workers** of the training loader are seeded per epoch with
@@ -117,6 +118,26 @@ def add_rng_state_hook(cfg) -> None:
                   '--cfg-options exact_resume=False keeps them)', logger='current')
 
 
+class _RestoreAfterSkip:
+    """Dataloader iterator proxy: restore ``state`` just before batch number ``skip``."""
+
+    def __init__(self, iterator, skip: int, state: dict):
+        self._iterator, self._skip, self._state = iterator, skip, state
+
+    def __next__(self):
+        if self._skip == 0 and self._state is not None:
+            set_rng_state(self._state)
+            self._state = None
+        self._skip -= 1
+        return next(self._iterator)
+
+    def __iter__(self):
+        return self
+
+    def __getattr__(self, name):
+        return getattr(self._iterator, name)
+
+
 @HOOKS.register_module()
 class RNGStateHook(Hook):
     """Save the random states in every checkpoint and restore them on resume; seed the
@@ -162,7 +183,14 @@ class RNGStateHook(Hook):
             runner.logger.warning('RNGStateHook: randomness.diff_rank_seed=True: only rank '
                                   "0's random states are saved; not restored")
         else:
-            set_rng_state(saved['state'])
+            iterator = getattr(runner.train_loop, 'dataloader_iterator', None)
+            if iterator is not None and _iter_based(runner.cfg):
+                # IterBasedTrainLoop fetches (and drops) the trained batches after this hook;
+                # restore after them, before the first new batch (main-process transforms)
+                runner.train_loop.dataloader_iterator = _RestoreAfterSkip(
+                    iterator, runner.iter, saved['state'])
+            else:
+                set_rng_state(saved['state'])
             runner.logger.info(f"RNGStateHook: random states restored (saved at iteration "
                                f"{saved['iter']})")
 
