@@ -41,14 +41,15 @@ skip() {
   ROWS+=("| $1 | SKIP | 0 | $2 |")
   echo "SKIP $1: $2"
 }
+BENCH_SUMMARY="grep -cE '^\| [A-Za-z]' | sed 's|\$| table rows (benchmark_*.md in the work dir)|'"
 PYTEST_SUMMARY="grep -E '^[0-9]+ (passed|failed)|(passed|failed|skipped).* in [0-9.]+s' | tail -n 1"
 
 if [ "$CUDA" = 1 ]; then
   # the CUDA cases: [cuda] parameters and the fp16 autocast / GradScaler tests
   step tests-cuda 110 "$PYTEST_SUMMARY" -- "$PY" -m pytest $TESTS -q -k cuda -p no:cacheprovider
-  step bench-op 35 "grep -E '^\| (APA|AGLU) ' | head -n 4" -- \
+  step bench-op 35 "$BENCH_SUMMARY" -- \
     "$PY" tools/analysis_tools/benchmark.py op --device cuda --repeats 5 --warmup 2 --work-dir "$WORK_DIR/bench"
-  step bench-model 35 "grep -E '^\| ' | sed -n 3,5p" -- \
+  step bench-model 35 "$BENCH_SUMMARY" -- \
     "$PY" tools/analysis_tools/benchmark.py model --device cuda --depth 50 --batch 32 --size 112 --repeats 3 --warmup 1 --work-dir "$WORK_DIR/bench"
   step train-50-iters 60 "grep -E 'Epoch\(train\)' | tail -n 1 | grep -oE '\[50/50\]|time: [0-9.]+|loss: [0-9.a-z]+' | tr '\n' ' '" -- \
     "$PY" tools/train.py "$QUICK" --work-dir "$WORK_DIR/train" --cfg-options \
@@ -64,7 +65,7 @@ fi
 # (deterministic, no timing), both with the eager kernels (no torch.compile: minutes on a
 # small CPU), so it runs on any machine.
 step tests-cpu 240 "$PYTEST_SUMMARY" -- "$PY" -m pytest $TESTS -q -k "cpu and not compiled" -m "not slow" -p no:cacheprovider
-step bench-op-cpu 120 "grep -E '^\| (APA|AGLU) ' | head -n 4" -- \
+step bench-op-cpu 120 "$BENCH_SUMMARY" -- \
   env GATED_MM_COMPILE=0 "$PY" tools/analysis_tools/benchmark.py op --device cpu --shape 4 32 28 28 --memory-only --work-dir "$WORK_DIR/bench_cpu"
 
 {
