@@ -20,6 +20,9 @@ RLE; others: mmengine ``DumpResults``). ``--show-dir`` turns on the config's
 visualization hook and saves drawn predictions under ``<work_dir>/<timestamp>/<show_dir>``.
 A checkpoint that leaves model tensors unloaded or mis-shaped (e.g. of another architecture)
 is refused with one line and exit status 1; ``--allow-partial-checkpoint`` tests anyway.
+Test labels outside the classification head's ``num_classes`` (or a test set with more
+classes than the head) stop before testing with one line (``--cfg-options
+check_class_counts=False``: off).
 Distributed: ``bash tools/dist_test.sh CONFIG CHECKPOINT N`` or ``tools/slurm_test.sh``.
 """
 import argparse
@@ -134,6 +137,8 @@ def main(argv=None):
     except (RuntimeError, ValueError) as e:
         _fail(str(e))
 
+    from gated_mm.engine import ClassCountMismatchError, add_class_count_check_hook
+    add_class_count_check_hook(cfg)  # labels vs head num_classes (check_class_counts=False: off)
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
@@ -147,7 +152,10 @@ def main(argv=None):
             check_checkpoint_matches(runner.model, args.checkpoint, name=args.checkpoint)
         except CheckpointMismatchError as e:
             _fail(str(e))
-    metrics = runner.test()
+    try:
+        metrics = runner.test()
+    except ClassCountMismatchError as e:
+        _fail(str(e))
     write_metrics(runner, metrics)
     write_lvis_groups(runner, metrics)
     from mmengine.dist import is_main_process

@@ -13,6 +13,14 @@ names no ``constructor`` (``GatedOptimWrapperConstructor``; ``paramwise_cfg.gate
 or ``constructor='DefaultOptimWrapperConstructor'`` keeps the upstream behaviour).
 A NaN/Inf training loss stops the run with one line naming the iteration and the first
 non-finite parameter or module output (``--cfg-options check_finite_loss=False``: off).
+Before the first iteration, the datasets' labels and class count are checked against the
+classification head's ``num_classes`` (one line with the fix and exit status 1;
+``--cfg-options check_class_counts=False``: off).
+Exact resume: checkpoints keep the Python / NumPy / torch (CPU, CUDA) random states and the
+training loader's workers are seeded per epoch from (seed, epoch, rank, worker id), so a run
+killed after epoch e and resumed reproduces the uninterrupted one bit for bit on CPU, random
+augmentation and dropout included (``RNGStateHook``; ``--cfg-options exact_resume=False``: off;
+limits in docs/reproducibility.md).
 Distributed: ``bash tools/dist_train.sh CONFIG N`` (torchrun; gloo on CPU-only machines)
 or ``tools/slurm_train.sh``.
 """
@@ -130,14 +138,17 @@ def main(argv=None):
     except (RuntimeError, ValueError) as e:
         _fail(str(e))
 
-    from gated_mm.engine import (NonFiniteLossError, add_finite_loss_hook,
-                                 use_gated_optim_constructor)
+    from gated_mm.engine import (ClassCountMismatchError, NonFiniteLossError,
+                                 add_class_count_check_hook, add_finite_loss_hook,
+                                 add_rng_state_hook, use_gated_optim_constructor)
     use_gated_optim_constructor(cfg)  # κ, λ without weight decay unless the config says otherwise
     add_finite_loss_hook(cfg)  # a NaN/Inf loss stops the run (check_finite_loss=False: off)
+    add_class_count_check_hook(cfg)  # labels vs head num_classes (check_class_counts=False: off)
+    add_rng_state_hook(cfg)  # exact resume: random states, worker seeds (exact_resume=False: off)
     runner = build_runner(cfg)
     try:
         runner.train()
-    except NonFiniteLossError as e:
+    except (NonFiniteLossError, ClassCountMismatchError) as e:
         _fail(str(e))
 
 

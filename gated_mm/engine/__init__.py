@@ -5,16 +5,26 @@
   epoch setter of epoch-scheduled losses (LDAM-DRW);
 * the optimizer-wrapper constructor that keeps κ / λ out of weight decay (mmengine root
   ``OPTIM_WRAPPER_CONSTRUCTORS``; the default of ``tools/train.py``);
-* the checkpoint check of ``tools/test.py``.
+* the checkpoint check of ``tools/test.py``; the check of the datasets' labels and class count
+  against the head (``ClassCountCheckHook``, added by ``tools/train.py`` and ``tools/test.py``);
+  the random-state saving and per-epoch worker seeding of exact resume (``RNGStateHook``,
+  added by ``tools/train.py``).
 """
 from .checkpoint_check import CheckpointMismatchError, check_checkpoint_matches
+from .class_check import (ClassCountCheckHook, ClassCountMismatchError,
+                          add_class_count_check_hook, check_dataset_classes)
 from .finite_loss import (FiniteLossHook, NonFiniteLossError, add_finite_loss_hook,
                           first_nonfinite_module)
 from .hooks import SetEpochHook
 from .optim_constructor import GatedOptimWrapperConstructor, use_gated_optim_constructor
 from .progress_bar_hook import ProgressBarHook
+from .rng_state import (EpochWorkerSeeder, RNGStateHook, add_rng_state_hook, get_rng_state,
+                        set_rng_state, worker_seeds)
 
-__all__ = ['CheckpointMismatchError', 'check_checkpoint_matches', 'FiniteLossHook',
+__all__ = ['CheckpointMismatchError', 'check_checkpoint_matches', 'ClassCountCheckHook',
+           'ClassCountMismatchError', 'add_class_count_check_hook', 'check_dataset_classes',
+           'FiniteLossHook',
            'first_nonfinite_module', 'NonFiniteLossError', 'add_finite_loss_hook',
            'ProgressBarHook', 'SetEpochHook', 'GatedOptimWrapperConstructor',
-           'use_gated_optim_constructor']
+           'use_gated_optim_constructor', 'RNGStateHook', 'add_rng_state_hook',
+           'EpochWorkerSeeder', 'get_rng_state', 'set_rng_state', 'worker_seeds']

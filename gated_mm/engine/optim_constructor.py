@@ -19,7 +19,9 @@ upstream behaviour (κ and λ decayed like every other weight).
 so a config written the upstream way (inheriting an ``mmpretrain::`` or ``mmdet::`` schedule
 with no ``paramwise_cfg``) gets the right default; ``constructor='DefaultOptimWrapperConstructor'``
 in a config (or ``--cfg-options optim_wrapper.constructor=DefaultOptimWrapperConstructor``)
-opts out. Registered in mmengine's root ``OPTIM_WRAPPER_CONSTRUCTORS``, so mmpretrain and mmdet
+opts out. Its param groups are plain dicts, so ``compile=True`` works with it (mmengine's
+default constructor leaves them ``ConfigDict`` s when ``paramwise_cfg`` is given, which
+``torch.compile`` of the optimizer step rejects). Registered in mmengine's root ``OPTIM_WRAPPER_CONSTRUCTORS``, so mmpretrain and mmdet
 configs can also name it: ``optim_wrapper=dict(constructor='GatedOptimWrapperConstructor', ...)``.
 """
 import copy
@@ -55,6 +57,27 @@ class GatedOptimWrapperConstructor(DefaultOptimWrapperConstructor):
                 keys.setdefault(key, dict(decay_mult=0.0))
             paramwise_cfg['custom_keys'] = keys
         super().__init__(optim_wrapper_cfg, paramwise_cfg)
+
+    def __call__(self, model):
+        """Build the optimizer wrapper; its param groups are plain ``dict`` s.
+
+        With ``paramwise_cfg`` mmengine passes the groups through the config's ``ConfigDict``,
+        so each group becomes a ``ConfigDict``; ``torch.compile`` of ``train_step``
+        (``compile=True``) then fails in the optimizer step with ``InternalTorchDynamoError:
+        'UserDefinedDictVariable' object has no attribute 'items'`` (dynamo's optimizer support
+        expects plain dicts).
+        """
+        wrapper = super().__call__(model)
+        for optimizer in _optimizers(wrapper):
+            optimizer.param_groups[:] = [dict(g) for g in optimizer.param_groups]
+        return wrapper
+
+
+def _optimizers(wrapper):
+    """The torch optimizers of an ``OptimWrapper`` or ``OptimWrapperDict``."""
+    if hasattr(wrapper, 'optimizer'):
+        return [wrapper.optimizer]
+    return [w.optimizer for w in getattr(wrapper, 'optim_wrappers', {}).values()]
 
 
 def use_gated_optim_constructor(cfg):

@@ -39,12 +39,12 @@ CASES = [  # (kappa, lambda) pairs covering λ < 1, λ = 1, λ > 1 and negative 
 
 @pytest.mark.parametrize('kappa,lambda_', CASES)
 @pytest.mark.parametrize('unit', [False, True])
-def test_forward_and_all_gradients_match_float64_reference(kappa, lambda_, unit):
+def test_forward_and_all_gradients_match_float64_reference(kappa, lambda_, unit, device):
     torch.manual_seed(0)
-    z = torch.randn(4, 3, 5, 5, dtype=torch.float64) * 3
+    z = (torch.randn(4, 3, 5, 5, dtype=torch.float64) * 3).to(device)
     grad_out = torch.randn_like(z)
     cls = AGLU if unit else APA
-    m = cls(kappa_init=kappa, lambda_init=lambda_).double()
+    m = cls(kappa_init=kappa, lambda_init=lambda_).double().to(device)
     fn = (lambda z, k, l: z * ref_eta(z, k, l)) if unit else ref_eta
     ref_out, ref_g = ref_grads(fn, z, m.kappa, m.lambda_, grad_out)
     out, g = module_grads(m, z, grad_out)
@@ -96,9 +96,10 @@ def test_gradcheck_and_gradgradcheck(unit, per_channel):
 @pytest.mark.parametrize('unit', [False, True])
 @pytest.mark.parametrize('lambda_', [1e-4, 2e-4, 1.0, 5.0])
 @pytest.mark.parametrize('kappa', [-1.3, 1e-3, 1.2])
-def test_finite_at_extreme_inputs(unit, lambda_, kappa):
-    z = torch.tensor([-1e4, -1e3, -80.0, -1.0, 0.0, 1.0, 80.0, 1e3, 1e4]).requires_grad_()
-    m = (AGLU if unit else APA)(kappa_init=kappa, lambda_init=lambda_)
+def test_finite_at_extreme_inputs(unit, lambda_, kappa, device):
+    z = torch.tensor([-1e4, -1e3, -80.0, -1.0, 0.0, 1.0, 80.0, 1e3, 1e4],
+                     device=device).requires_grad_()
+    m = (AGLU if unit else APA)(kappa_init=kappa, lambda_init=lambda_).to(device)
     out = m(z)
     out.sum().backward()
     for t in (out, z.grad, m.kappa.grad, m.lambda_.grad):
@@ -250,7 +251,7 @@ def test_log1p_polynomial_matches_float64_log1p():
     assert got[-2] == 0.0
 
 
-def test_compiled_kernels_match_float64_at_extreme_inputs(compiled_kernels):
+def test_compiled_kernels_match_float64_at_extreme_inputs(compiled_kernels, device):
     """The compiled kernels (polynomial log1p, FMA contraction) against the float64 maths at
     extreme z and small/large λ, where η underflows or saturates. Bound per element: a few
     float32 roundings of u and s, amplified by the conditioning of η = exp(−s/λ),
@@ -260,9 +261,10 @@ def test_compiled_kernels_match_float64_at_extreme_inputs(compiled_kernels):
     eps = torch.finfo(torch.float32).eps
     z = torch.cat([torch.linspace(-80, 80, 4000), torch.randn(4000)]).reshape(2, 4, -1)
     g = torch.randn(z.shape, generator=torch.Generator().manual_seed(1))
+    z, g = z.to(device), g.to(device)
     z64, g64 = z.double(), g.double()
     for kappa, lambda_ in [(1.0, 1e-4), (1.3, 0.05), (0.8, 1.0), (-0.7, 3.0), (2.0, 7.5)]:
-        k, lam = torch.tensor([kappa]), torch.tensor([lambda_])
+        k, lam = torch.tensor([kappa], device=device), torch.tensor([lambda_], device=device)
         k64, l64 = k.double().expand_as(z64), lam.double().expand_as(z64)
         u = torch.log(l64) - k64 * z64
         s = torch.nn.functional.softplus(u)
@@ -289,7 +291,7 @@ def test_compiled_kernels_match_float64_at_extreme_inputs(compiled_kernels):
 
 @pytest.mark.parametrize('name', ['forward', 'backward', 'affine_forward', 'affine_backward',
                                   'scale_add_forward', 'scale_add_backward'])
-def test_every_compiled_kernel_is_float64_exact(compiled_kernels, name):
+def test_every_compiled_kernel_is_float64_exact(compiled_kernels, name, device):
     """float64 means float64: each compiled APA/AGLU kernel in float64 equals the closed form
     (exact torch.log1p / softplus, evaluated eagerly in float64) to 1e-12. With the float32
     polynomial log1p inside the compiled kernels the error is ~1e-9 and this fails."""
@@ -310,6 +312,8 @@ def test_every_compiled_kernel_is_float64_exact(compiled_kernels, name):
     beta = torch.tensor([0.1, -0.3, 0.2], dtype=torch.float64).view(1, 3, 1, 1)
     se = torch.rand(2, 3, 1, 1, generator=gen, dtype=torch.float64)
     res = torch.randn(x.shape, generator=gen, dtype=torch.float64)
+    x, g, kappa, lam, alpha, beta, se, res = (t.to(device) for t in (x, g, kappa, lam, alpha,
+                                                                     beta, se, res))
     head = {'forward': (x,), 'backward': (x,), 'affine_forward': (x, alpha, beta),
             'affine_backward': (x, alpha, beta), 'scale_add_forward': (x, se, res),
             'scale_add_backward': (x, se, res)}[name]

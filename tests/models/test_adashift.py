@@ -85,9 +85,9 @@ def test_adashift_b_matches_reference_and_defaults():
 
 
 @pytest.mark.parametrize('size', [(14, 21), (10, 17), (5, 3), (7, 7)])
-def test_adashift_ma_matches_reference_at_any_size(size):
-    m = randomise(AdaShiftMA(16, num_heads=2).to(D), seed=1)
-    compare(m, ref_ma, torch.randn(2, 16, *size, dtype=D))
+def test_adashift_ma_matches_reference_at_any_size(size, device):
+    m = randomise(AdaShiftMA(16, num_heads=2).to(D), seed=1).to(device)
+    compare(m, ref_ma, torch.randn(2, 16, *size, dtype=D).to(device))
 
 
 def test_adashift_ma_public_layout_heads_and_stem_variant():

@@ -86,11 +86,11 @@ def compare(m, ref, x):
 
 @pytest.mark.parametrize('mode', ['both', 'channel', 'spatial'])
 @pytest.mark.parametrize('apa_style', [False, True])
-def test_cbam_matches_reference(mode, apa_style):
+def test_cbam_matches_reference(mode, apa_style, device):
     kwargs = dict(mode=mode, dropout=0.0)  # Dropout is the identity in the comparison
     m = CBAM.apa_variant(32, 8, **kwargs) if apa_style else CBAM(32, 8, **kwargs)
-    randomise(m.to(D)).train()
-    compare(m, ref_cbam, torch.randn(3, 32, 6, 5, dtype=D))
+    randomise(m.to(D)).to(device).train()
+    compare(m, ref_cbam, torch.randn(3, 32, 6, 5, dtype=D).to(device))
 
 
 def test_cbam_variants_layout_and_init():
@@ -191,7 +191,7 @@ GE_CASES = [  # (variant, extent, feat_size, pool, input size)
 
 @pytest.mark.parametrize('case', GE_CASES, ids=lambda c: f'{c[0]}-e{c[1]}-{c[3]}-{c[4]}')
 @pytest.mark.parametrize('gate_type', ['Sigmoid', 'APA'])
-def test_gather_excite_matches_reference(case, gate_type):
+def test_gather_excite_matches_reference(case, gate_type, device):
     variant, extent, feat_size, pool, size = case
     m = GatherExcite(16, variant, extent, feat_size, ratio=4, pool=pool,
                      gate_cfg=dict(type=gate_type))
@@ -200,7 +200,7 @@ def test_gather_excite_matches_reference(case, gate_type):
         for mod in m.modules():
             if isinstance(mod, torch.nn.Conv2d):
                 mod.weight.normal_(0, 0.5)
-    compare(m, ref_ge, torch.randn(2, 16, *size, dtype=D))
+    compare(m.to(device), ref_ge, torch.randn(2, 16, *size, dtype=D).to(device))
 
 
 def test_gather_excite_parameter_counts_and_errors():

@@ -31,12 +31,13 @@ Q = [-30.0, -8.0, -4.0, -1.3, -0.2, 0.0, 0.4, 2.0, 5.0, 9.9, 14.9, 15.1, 25.0, 6
 
 
 @pytest.mark.parametrize('y', [0.0, 1.0, 0.3])
-def test_gol_loss_and_gradient_match_high_precision_reference(y):
-    q = torch.tensor(Q, dtype=torch.float64, requires_grad=True)
+def test_gol_loss_and_gradient_match_high_precision_reference(y, device):
+    q = torch.tensor(Q, dtype=torch.float64, device=device, requires_grad=True)
     loss = gol_loss(q, torch.full_like(q, y))
     loss.sum().backward()
-    want = torch.tensor([float(ref_loss(v, y)) for v in Q], dtype=torch.float64)
-    want_grad = torch.tensor([float(ref_grad(v, y)) for v in Q], dtype=torch.float64)
+    want = torch.tensor([float(ref_loss(v, y)) for v in Q], dtype=torch.float64, device=device)
+    want_grad = torch.tensor([float(ref_grad(v, y)) for v in Q], dtype=torch.float64,
+                             device=device)
     torch.testing.assert_close(loss.detach(), want, rtol=1e-12, atol=1e-300)
     torch.testing.assert_close(q.grad, want_grad, rtol=1e-11, atol=1e-300)
 

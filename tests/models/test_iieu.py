@@ -347,7 +347,7 @@ def test_saves_only_the_unit_input_and_conv_input_and_double_backward():
                                         fast_mode=True)
 
 
-def test_compiled_kernels_equal_eager():
+def test_compiled_kernels_equal_eager(device):
     """The fused torch.compile kernels (default outside the tests) give the eager results."""
     from gated_mm.models.activations import iieu, kernel_mode
     torch.manual_seed(9)
@@ -356,6 +356,7 @@ def test_compiled_kernels_equal_eager():
     with torch.no_grad():
         unit.eta.uniform_(0.0, 0.6)
     x = torch.randn(2, 8, 9, 7)
+    conv, unit, x = conv.to(device), unit.to(device), x.to(device)
     results = []
     for mode in ('eager', 'auto'):
         with kernel_mode(mode):

@@ -33,12 +33,12 @@ def fused_with_saved(bn, act, x):
 
 @pytest.mark.parametrize('act_cls', [AGLU, APA])
 @pytest.mark.parametrize('momentum', [0.1, None])
-def test_fused_equals_unfused_outputs_gradients_running_stats(act_cls, momentum):
-    bn, act = pair(act_cls, momentum=momentum)
+def test_fused_equals_unfused_outputs_gradients_running_stats(act_cls, momentum, device):
+    bn, act = (m.to(device) for m in pair(act_cls, momentum=momentum))
     bn2, act2 = copy.deepcopy(bn), copy.deepcopy(act)
-    x = (torch.randn(4, 6, 5, 7, dtype=torch.float64) * 3 + 1).requires_grad_()
+    x = (torch.randn(4, 6, 5, 7, dtype=torch.float64) * 3 + 1).to(device).requires_grad_()
     x2 = x.detach().clone().requires_grad_()
-    g = torch.randn(4, 6, 5, 7, dtype=torch.float64)
+    g = torch.randn(4, 6, 5, 7, dtype=torch.float64).to(device)
     assert norm_act_fusion(bn, act) == 'train'
     for _ in range(2):  # two steps: running statistics and num_batches_tracked too
         batch_norm_act(bn, act, x).backward(g)
