@@ -4,7 +4,8 @@ then a short training of the gated Mask R-CNN with GOL (quick config, APA + AGLU
 
 Data: ``$GATED_MM_DATA/coco-mini`` (default ``<repo>/../shared/data``); skipped without it.
 The training here is 2 iterations at a tiny input scale (the pipeline, not a result); the
-quick config's own 300-iteration run is the README's mini-LVIS table."""
+quick config's own 300-iteration run is the README's mini-LVIS table; a run that fits 4
+real train images (configs/lvis_fit/, too long for CI) is in docs/detection_benchmark.md."""
 import importlib.util
 import json
 import os

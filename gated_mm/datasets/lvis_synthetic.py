@@ -294,5 +294,57 @@ def class_table(lvis_train: dict, lvis_val: Optional[dict] = None) -> str:
     return '\n'.join(rows)
 
 
+def shuffle_instance_labels(labels: Sequence[int], seed: int) -> np.ndarray:
+    """The randomised-label control (Zhang et al., "Understanding deep learning requires
+    rethinking generalization", ICLR 2017): the training instances' labels permuted over all
+    instances of the split with ``numpy.random.default_rng(seed)``. Boxes and masks stay,
+    each class keeps its instance count (the long tail and RFS's class frequencies are
+    unchanged), only the link between an object's appearance and its class is broken, so a
+    detector can localise but not classify above the class prior.
+
+    Args:
+        labels: (N,) labels of all training instances, in data-list order.
+        seed: permutation seed (deterministic).
+
+    Returns:
+        (N,) int64 array, a permutation of ``labels``.
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    return labels[np.random.default_rng(seed).permutation(len(labels))]
+
+
+try:  # mmdet is optional for the rest of gated_mm
+    from mmdet.registry import DATASETS
+
+    from .lvis_subset import LVISSubsetDataset
+except ImportError:  # pragma: no cover
+    LVISSubsetDataset = None
+
+if LVISSubsetDataset is not None:
+
+    @DATASETS.register_module()
+    class LabelShuffledLVISDataset(LVISSubsetDataset):
+        """:class:`~gated_mm.datasets.LVISSubsetDataset` whose instance labels are permuted
+        over the whole split by :func:`shuffle_instance_labels` (``label_shuffle_seed``):
+        the negative control of the Omniglot-LVIS learning test (a detector trained on it
+        must stay below the test's AP threshold). For training splits only; the image's
+        ``neg_category_ids`` are left as they are (lvis-api reads them from the file at
+        evaluation, not from here).
+        """
+
+        def __init__(self, *args, label_shuffle_seed: int = 0, **kwargs):
+            self.label_shuffle_seed = label_shuffle_seed
+            super().__init__(*args, **kwargs)
+
+        def load_data_list(self):
+            data_list = super().load_data_list()
+            insts = [i for d in data_list for i in d['instances']]
+            new = shuffle_instance_labels([i['bbox_label'] for i in insts],
+                                          self.label_shuffle_seed)
+            for inst, label in zip(insts, new):
+                inst['bbox_label'] = int(label)
+            return data_list
+
+
 __all__ = ['build_omniglot_lvis', 'load_omniglot', 'long_tail_counts', 'class_table',
-           'OMNIGLOT_ZIPS']
+           'OMNIGLOT_ZIPS', 'shuffle_instance_labels', 'LabelShuffledLVISDataset']
