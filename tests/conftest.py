@@ -1,7 +1,7 @@
 """Test-wide settings.
 
 The APA/AGLU kernels are checked against the float64 references in their eager form
-(``GATED_MM_COMPILE=0``), which compiles nothing; ``test_activations.py`` compares the
+(``GATED_MM_COMPILE=0``), which compiles nothing; ``tests/models/activations/test_apa_aglu.py`` compares the
 compiled kernels with the eager ones separately. Subprocesses (tools/*.py) inherit this.
 
 Devices: ``DEVICES`` is ``['cpu']`` plus ``'cuda'`` when ``torch.cuda.is_available()``;

@@ -8,7 +8,7 @@
 # Reproduces the public sp_resnet50(use_gumbel=True), i.e. SpatialBottleneckGumbel (also
 # used by sp_resnext50_32x4d): CBAM(no_channel=True) with an APA gate, AGLU units;
 # checked against a float64 transcription of the public code in
-# tests/models/test_fidelity_cbam.py (docs/fidelity.md).
+# tests/models/attention/test_fidelity_cbam.py (docs/fidelity.md).
 # Recipe: everything but the backbone gates is inherited from
 # gated-se-resnet50_apa-aglu_8xb32-200e_imagenet-lt.py (the paper's ImageNet-LT recipe,
 # checked line by line in its header: 200 epochs, batch 256, SGD 0.2 / 0.9 / 1e-4, 3-epoch

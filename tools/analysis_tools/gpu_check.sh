@@ -14,10 +14,10 @@ WORK_DIR=${WORK_DIR:-work_dirs/gpu_check}
 mkdir -p "$WORK_DIR"
 export MALLOC_MMAP_THRESHOLD_=1073741824 MALLOC_TRIM_THRESHOLD_=2147483647  # see benchmark.py
 QUICK=configs/fashion_mnist_lt/gated-se-resnet26-w16_apa-aglu_1xb128-10e_fashion-mnist-lt.py
-TESTS="tests/models/test_activations.py tests/models/test_norm_act.py tests/models/test_iieu.py
- tests/models/test_adashift.py tests/models/test_cbam_ge.py tests/models/test_fidelity_cbam.py
- tests/models/test_gol.py tests/models/test_gol_presets.py tests/models/test_rebalancing_losses.py
- tests/models/test_decoupled_heads.py tests/models/test_cuda_amp.py"
+TESTS="tests/models/activations/test_apa_aglu.py tests/models/activations/test_norm_act.py tests/models/activations/test_iieu.py
+ tests/models/activations/test_adashift.py tests/models/attention/test_cbam.py tests/models/attention/test_ge.py tests/models/attention/test_fidelity_cbam.py
+ tests/models/losses/test_gol.py tests/models/losses/test_gol_presets.py tests/models/losses/test_rebalancing.py
+ tests/models/heads/test_decoupled.py tests/models/test_cuda_amp.py"
 CUDA=$("$PY" -c 'import torch; print(int(torch.cuda.is_available()))' 2>/dev/null || echo 0)
 GPU=$("$PY" -c 'import torch; print(torch.cuda.get_device_name(0))' 2>/dev/null || echo none)
 ROWS=()

@@ -5,7 +5,7 @@ The config style of this project is the block class itself (``type='GatedSE'``,
 ``dict(type='GatedAttention', name=..., gate=..., style=...)`` is kept as a short alias for
 sweeps and plugins; it holds no layout of its own: it only translates to the class config, whose
 ``STYLES`` / ``APA_GATE`` are the one definition of each variant (so the two spellings build the
-same module, tested in ``tests/models/test_cbam_ge.py``).
+same module, tested in ``tests/models/attention/test_factory.py``).
 
 ===============  ===================================================  =====================
 name             class config                                         paper

@@ -18,7 +18,7 @@ The reference below is written from github.com/kostas1515/AGLU, ``classification
 Parameters are copied from our module into independent leaf tensors; outputs, the input
 gradient, every parameter gradient and the BN running statistics are compared. Dropout is in
 eval mode in both (its masks are random); BN in training mode (batch statistics).
-``python tests/models/test_fidelity_cbam.py`` prints the table of docs/fidelity.md.
+``python tests/models/attention/test_fidelity_cbam.py`` prints the table of docs/fidelity.md.
 """
 import pytest
 import torch

@@ -11,7 +11,7 @@ from mmengine.registry import init_default_scope
 import gated_mm  # noqa: F401
 from gated_mm.models.heads import CosineConv2d, WrappedCauchyLinear
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 QUICK = ROOT / 'configs/lvis/mask-rcnn_gated-se-r26-w32-apa-aglu_fpn_gol_1xb2-300i_mini-lvis.py'
 
 

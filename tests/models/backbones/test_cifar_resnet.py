@@ -16,7 +16,7 @@ from gated_mm.models.attention import GatedSE
 from gated_mm.models.backbones import (GatedBasicBlock, GatedCifarResNet, GatedResNet,
                                        ZeroPadShortcut)
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 CIFAR_CFG = ROOT / 'configs/cifar100_lt/gated-se-resnet32_apa-aglu_1xb512-500e_cifar100-lt-r100.py'
 RELU = dict(type='ReLU', inplace=True)
 AGLU_CFG = dict(type='AGLU', kappa_init=(0.8, 1.2), lambda_init=(0.0, 1.0))
