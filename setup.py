@@ -24,7 +24,8 @@ setup(
     packages=find_packages(include=['gated_mm', 'gated_mm.*']),
     python_requires='>=3.9',
     install_requires=['numpy', 'torch>=2.0'],
-    extras_require={'deploy': ['onnx', 'onnxruntime']},  # requirements/deploy.txt
+    extras_require={'deploy': ['onnx', 'onnxruntime'],  # requirements/deploy.txt
+                    'lvis_fast': ['faster-coco-eval==1.8.0']},  # requirements/lvis_fast.txt
     license='Apache-2.0',
     zip_safe=False,
 )

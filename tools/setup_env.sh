@@ -29,7 +29,8 @@
 #
 # Environment: GATED_MM_CACHE, GATED_MM_VENV (use this venv as layer A), GATED_MM_CLONE_VENV,
 # GATED_MM_BASE_PYTHON (python used to create the venvs, default python3),
-# GATED_MM_EXTRAS=deploy (also install requirements/deploy.txt: onnx, onnxruntime).
+# GATED_MM_EXTRAS=deploy,lvis_fast (comma-separated; also install requirements/deploy.txt:
+# onnx, onnxruntime; requirements/lvis_fast.txt: faster-coco-eval for FasterLVISMetric).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -50,7 +51,8 @@ else
     SYSTEM_TORCH=""
 fi
 # The environment is keyed by what goes into it (not by this script's text, not by comments
-# in the requirement files; the optional requirements/deploy.txt is installed on top).
+# in the requirement files; the optional requirements/deploy.txt and lvis_fast.txt are
+# installed on top).
 STAMP=$({ cat "$ROOT"/requirements/{openmmlab,runtime,tests}.txt | grep -v -E '^[[:space:]]*(#|$)'
           echo "${TORCH_PAIR[*]} mmcv==$MMCV_VERSION $SYSTEM_TORCH"; } | sha1sum | cut -c1-12)
 VENV=${GATED_MM_VENV:-$CACHE/venv-$STAMP}
@@ -103,9 +105,15 @@ else
     log "environment built in $(( $(date +%s) - start )) s"
 fi
 
-if [ "${GATED_MM_EXTRAS:-}" = deploy ] && ! "$PY" -c 'import onnx, onnxruntime' >/dev/null 2>&1; then
+# Optional extras (comma-separated), installed on top of layer A without changing its key.
+extras=",${GATED_MM_EXTRAS:-},"
+if [[ $extras == *,deploy,* ]] && ! "$PY" -c 'import onnx, onnxruntime' >/dev/null 2>&1; then
     log "installing requirements/deploy.txt (onnx, onnxruntime)"
     "${PIP[@]}" -r "$ROOT/requirements/deploy.txt"
+fi
+if [[ $extras == *,lvis_fast,* ]] && ! "$PY" -c 'import faster_coco_eval' >/dev/null 2>&1; then
+    log "installing requirements/lvis_fast.txt (faster-coco-eval)"
+    "${PIP[@]}" -r "$ROOT/requirements/lvis_fast.txt"
 fi
 
 # Layer B: this clone's environment (cheap; the .pth files are rewritten every run, so a

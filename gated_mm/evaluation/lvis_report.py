@@ -123,18 +123,26 @@ def _score_thr(cfg) -> Optional[float]:
     return rcnn.get('score_thr') if isinstance(rcnn, dict) else None
 
 
-def per_category_ap(ann_file: str, result_file: str, iou_type: str) -> Dict[int, float]:
-    """{category id: AP} of lvis-api's evaluation of ``result_file`` (see module docstring)."""
+def per_category_ap(ann_file: str, result_file: str, iou_type: str,
+                    faster: bool = False) -> Dict[int, float]:
+    """{category id: AP} of lvis-api's evaluation of ``result_file`` (see module docstring);
+    ``faster``: of faster-coco-eval's LVIS mode (``FasterLVISMetric``; same numbers)."""
     import numpy as np
-    from lvis import LVIS, LVISEval, LVISResults
-    gt = LVIS(ann_file)
-    with open(result_file) as f:
-        dets = json.load(f)
-    ev = LVISEval(gt, LVISResults(gt, dets), iou_type)
-    ev.run()
-    prec = ev.eval['precision']  # (iou, recall, category, area, ...)
+    if faster:
+        from .faster_lvis import faster_lvis_evaluate, load_lvis_gt
+        gt = load_lvis_gt(ann_file)
+        _, ev = faster_lvis_evaluate(gt, result_file, iou_type, print_function=lambda *a: None)
+        prec, cat_ids = ev.eval['precision'][..., -1], sorted(gt.getCatIds())
+    else:
+        from lvis import LVIS, LVISEval, LVISResults
+        gt = LVIS(ann_file)
+        with open(result_file) as f:
+            dets = json.load(f)
+        ev = LVISEval(gt, LVISResults(gt, dets), iou_type)
+        ev.run()
+        prec, cat_ids = ev.eval['precision'], ev.params.cat_ids  # (iou, recall, cat, area)
     out = {}
-    for idx, cat_id in enumerate(ev.params.cat_ids):
+    for idx, cat_id in enumerate(cat_ids):
         p = prec[:, :, idx, 0]
         p = p[p > -1]
         out[cat_id] = float(np.mean(p)) if p.size else float('nan')
@@ -171,7 +179,8 @@ def report_lvis_results(cfg, metrics: dict, prefix: Optional[str], logger=None) 
     ann_file = evs[0]['ann_file']
     with open(ann_file) as f:
         cats = json.load(f)['categories']
-    aps = {t: per_category_ap(ann_file, files[t], t) for t in tasks if counts.get(t)}
+    faster = str(evs[0].get('type', '')).endswith('FasterLVISMetric')
+    aps = {t: per_category_ap(ann_file, files[t], t, faster) for t in tasks if counts.get(t)}
     rows = []
     for c in cats:
         row = dict(category_id=c['id'], name=c['name'], frequency=c.get('frequency', ''),

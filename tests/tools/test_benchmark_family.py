@@ -1,0 +1,64 @@
+"""tools/analysis_tools/benchmark_family.py at tiny sizes (1 repetition): the family's
+configs build through the registry, every member gets its plain and (where one exists)
+public-layout row, and the public layouts compute the same functions as our modules."""
+import importlib.util
+import os.path as osp
+
+import pytest
+import torch
+
+import gated_mm  # noqa: F401
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def _tool():
+    spec = importlib.util.spec_from_file_location(
+        'benchmark_family', osp.join(REPO, 'tools', 'analysis_tools', 'benchmark_family.py'))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_family_covers_every_member():
+    fam = _tool().family(112)
+    assert list(fam) == ['IIEU-B', 'IIEU-DC', 'AdaShift-B', 'AdaShift-MA', 'CBAM (Sigmoid)',
+                         'CBAM (APA)', 'CBAM (APA + AGLU)', 'GE-θ⁻', 'GE-θ', 'GE-θ⁺']
+    assert all(v['public'] is not None for k, v in fam.items() if not k.startswith('GE'))
+    assert fam['IIEU-B']['ours']['act_cfg']['bn2']['type'] == 'IIEU'
+    assert fam['IIEU-B']['public']['act_cfg']['bn2']['type'] == 'PublicIIEU'
+    assert fam['GE-θ']['ours']['attention_cfg'][3]['feat_size'] == 4  # ceil(112 / 32)
+
+
+def test_smoke_run(tmp_path):
+    tool = _tool()
+    rows = tool.main(['--batch', '2', '--size', '32', '--width', '4', '--repeats', '1',
+                      '--warmup', '0', '--only', 'IIEU-B', 'CBAM (APA + AGLU)', 'GE-θ',
+                      '--work-dir', str(tmp_path)])
+    assert [r['member'] for r in rows] == ['IIEU-B', 'CBAM (APA + AGLU)', 'GE-θ']
+    for r in rows:
+        assert r['ours']['step'] > 0 and r['ours']['img_s'] > 0 and r['ours']['saved'] > 0
+        assert r['ours']['params'] > r['plain']['params']  # the member adds parameters
+    assert rows[0]['public']['params'] == rows[0]['ours']['params']
+    assert rows[2]['public'] is None
+    assert (tmp_path / 'benchmark_family.md').read_text().count('\n|') >= 4
+
+
+def test_public_layouts_compute_our_functions():
+    """The public-layout modules are the same functions as ours (float64), so the timing
+    compares layouts of one model, not different models."""
+    from gated_mm.models.activations import IIEU, AdaShiftB
+    tool = _tool()
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(6, 8, 3, padding=1, bias=False).double()
+    x_pre = torch.randn(2, 6, 9, 9, dtype=torch.float64)
+    xt = conv(x_pre)
+    ours, pub = IIEU(8).double(), tool.PublicIIEU(8).double()
+    pub.load_state_dict(ours.state_dict())
+    torch.testing.assert_close(pub(xt, x_pre, conv), ours(xt, x_pre, conv), rtol=1e-10,
+                               atol=1e-12)
+    ours, pub = AdaShiftB(8).double(), tool.PublicAdaShiftB(8).double()
+    with torch.no_grad():
+        ours.norm.weight.uniform_(0.5, 1.5)
+    pub.load_state_dict(ours.state_dict())
+    torch.testing.assert_close(pub(xt), ours(xt), rtol=1e-10, atol=1e-12)
