@@ -5,7 +5,10 @@
 
 Reads ``WORK_ROOT/<config>_seed<S>/test/test_metrics.json`` (tools/test.py) and
 ``wall_time.json``; prints a Markdown table: AP, APr, APc, APf for bbox and segm (x100),
-mean ± sample standard deviation over the seeds found, the seeds, and the mean wall times.
+mean ± sample standard deviation over the seeds that produced detections, the seeds, the
+runs that produced none (``test_metrics.json`` is ``{}``: the detector diverged or scores below
+``score_thr``), the bbox AP mean over all seeds counting those as 0, and the mean wall times.
+A failed run is never dropped silently.
 """
 import argparse
 import glob
@@ -28,7 +31,7 @@ def collect(root):
             continue
         with open(path) as f:
             metrics = json.load(f)
-        vals = {}
+        vals = {'failed': not any(k.split('/')[-1] in COLS for k in metrics)}
         for k, v in metrics.items():
             key = k.split('/')[-1]
             if key in COLS:
@@ -51,19 +54,28 @@ def fmt(xs):
 
 
 def table(runs):
-    head = '| config | seeds | ' + ' | '.join(COLS) + ' | train s | test s |'
-    lines = [head, '|' + '---|' * (len(COLS) + 4)]
+    head = ('| config | seeds | runs without detections | ' + ' | '.join(COLS)
+            + ' | bbox_AP, failed runs as 0 | train s | test s |')
+    lines = [head, '|' + '---|' * (len(COLS) + 6)]
     for name, by_seed in runs.items():
         seeds = sorted(by_seed)
-        cells = [fmt([by_seed[s].get(c) for s in seeds]) for c in COLS]
+        ok = [s for s in seeds if not by_seed[s]['failed']]
+        failed = [s for s in seeds if by_seed[s]['failed']]
+        cells = [fmt([by_seed[s].get(c) for s in ok]) for c in COLS]
+        all_ap = fmt([0.0 if by_seed[s]['failed'] else by_seed[s].get('bbox_AP') for s in seeds])
         tr = statistics.mean(by_seed[s].get('train_s', 0) for s in seeds)
         te = statistics.mean(by_seed[s].get('test_s', 0) for s in seeds)
-        lines.append(f'| {name} | {",".join(map(str, seeds))} | ' + ' | '.join(cells)
-                     + f' | {tr:.0f} | {te:.0f} |')
+        fail = (f'{len(failed)} of {len(seeds)} (seed {",".join(map(str, failed))})' if failed
+                else f'0 of {len(seeds)}')
+        lines.append(f'| {name} | {",".join(map(str, seeds))} | {fail} | ' + ' | '.join(cells)
+                     + f' | {all_ap} | {tr:.0f} | {te:.0f} |')
     per_seed = ['', '| config | seed | ' + ' | '.join(COLS) + ' |',
                 '|' + '---|' * (len(COLS) + 2)]
     for name, by_seed in runs.items():
         for s in sorted(by_seed):
+            if by_seed[s]['failed']:
+                per_seed.append(f'| {name} | {s} | no detections' + ' |' * len(COLS))
+                continue
             per_seed.append(f'| {name} | {s} | ' + ' | '.join(
                 'n/a' if by_seed[s].get(c) is None else f'{by_seed[s][c]:.1f}' for c in COLS)
                 + ' |')
