@@ -161,9 +161,12 @@ def test_label_shuffle_control_breaks_the_labels(ci_data):
     import gated_mm.datasets.lvis_synthetic  # noqa: F401  (registers the dataset)
     kw = dict(data_root=str(ci_data) + '/', ann_file='annotations/lvis_v1_train.json',
               data_prefix=dict(img=''), pipeline=[])
-    plain = DATASETS.build(dict(type='LVISSubsetDataset', **kw))
-    shuf = [DATASETS.build(dict(type='LabelShuffledLVISDataset', label_shuffle_seed=s, **kw))
-            for s in (0, 0, 1)]
+    from mmengine.registry import DefaultScope
+    # mmdet's scope: an earlier test in the same process may have left another default scope
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        plain = DATASETS.build(dict(type='LVISSubsetDataset', **kw))
+        shuf = [DATASETS.build(dict(type='LabelShuffledLVISDataset', label_shuffle_seed=s,
+                                    **kw)) for s in (0, 0, 1)]
 
     def labels(ds):
         return np.array([i['bbox_label'] for k in range(len(ds))

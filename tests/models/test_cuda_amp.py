@@ -61,8 +61,12 @@ def train_steps(device, dtype, steps=12, scaler_enabled=True):
     from mmengine.config import Config
     from mmpretrain.registry import MODELS
     from mmpretrain.structures import DataSample
+    from mmengine.registry import DefaultScope
+    cfg = Config.fromfile(QUICKSTART)
     torch.manual_seed(0)
-    model = MODELS.build(Config.fromfile(QUICKSTART).model).to(device).train()
+    # the config's own scope: an earlier test may have left another default scope (mmdet)
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        model = MODELS.build(cfg.model).to(device).train()
     opt = torch.optim.SGD(model.parameters(), lr=0.02, momentum=0.9)
     scaler = torch.amp.GradScaler(device, enabled=scaler_enabled)
     g = torch.Generator().manual_seed(1)
