@@ -41,7 +41,6 @@ import json
 import os
 import os.path as osp
 import platform
-import statistics
 import sys
 import time
 
@@ -53,6 +52,12 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 BASE = osp.join(REPO, 'configs', '_base_', 'models')
+HERE = osp.dirname(osp.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+from benchmark import SavedBytes, interleaved  # noqa: E402  (the op/model benchmark's timers)
+
+CPU = torch.device('cpu')
 
 
 # ------------------------------------------------------------------- public layouts
@@ -244,47 +249,6 @@ def build(cfg, width):
 
 
 # ------------------------------------------------------------------- measuring
-class SavedBytes:
-    """Bytes of the tensors autograd saves inside the context (storages deduplicated)."""
-
-    def __enter__(self):
-        self.storages = {}
-
-        def pack(t):
-            if isinstance(t, torch.Tensor):
-                self.storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
-            return t
-
-        self._ctx = torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t)
-        self._ctx.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        self._ctx.__exit__(*exc)
-
-    @property
-    def nbytes(self):
-        return sum(self.storages.values())
-
-
-def interleaved(fns, repeats, warmup):
-    """Median and IQR (s) of each callable; every callable takes its turn each repetition."""
-    for fn in fns.values():
-        for _ in range(warmup):
-            fn()
-    times = {k: [] for k in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            t = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t)
-    out = {}
-    for name, ts in times.items():
-        q = statistics.quantiles(ts, n=4) if len(ts) >= 2 else [ts[0]] * 3
-        out[name] = dict(median=statistics.median(ts), iqr=q[2] - q[0])
-    return out
-
-
 def make_model(cfg, width, x, y):
     torch.manual_seed(0)
     backbone = build(cfg, width)
@@ -351,9 +315,11 @@ def run(args):
                 models[keys[key]] = make_model(cfg, args.width, x, y)
                 print(f'built {keys[key]}', file=sys.stderr, flush=True)
             variants[f'{kind}_key'] = keys[key]
-    train = interleaved({k: m['step'] for k, m in models.items()}, args.repeats, args.warmup)
+    train = interleaved({k: m['step'] for k, m in models.items()}, args.repeats, args.warmup,
+                        CPU)
     print('training steps timed', file=sys.stderr, flush=True)
-    infer = interleaved({k: m['infer'] for k, m in models.items()}, args.repeats, args.warmup)
+    infer = interleaved({k: m['infer'] for k, m in models.items()}, args.repeats, args.warmup,
+                        CPU)
     saved = {k: m['saved']() for k, m in models.items()}
     rows = []
     for name, v in fam.items():
