@@ -4,6 +4,7 @@
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE.pkl]
                          [--show-dir DIR] [--cfg-options k=v ...]
                          [--launcher {none,pytorch,slurm,mpi}] [--allow-partial-checkpoint]
+                         [--fuse-conv-bn]
 
 Metrics are logged and written to ``<work_dir>/test_metrics.json`` (work dir default
 ``work_dirs/<config name>``). With LVIS metrics (mmdet ``LVISMetric``: ``bbox_AP``,
@@ -23,6 +24,9 @@ is refused with one line and exit status 1; ``--allow-partial-checkpoint`` tests
 Test labels outside the classification head's ``num_classes`` (or a test set with more
 classes than the head) stop before testing with one line (``--cfg-options
 check_class_counts=False``: off).
+``--fuse-conv-bn`` folds the gated backbones' eval-mode BatchNorms into their convs after the
+checkpoint is loaded (``FoldBatchNormHook``; same results up to float rounding, faster; IIEU-B
+units keep theirs; the log says how many were folded).
 Distributed: ``bash tools/dist_test.sh CONFIG CHECKPOINT N`` or ``tools/slurm_test.sh``.
 """
 import argparse
@@ -53,6 +57,9 @@ def parse_args(argv=None):
     parser.add_argument('--allow-partial-checkpoint', action='store_true',
                         help='test even if the checkpoint leaves model weights unloaded or '
                         'mis-shaped (default: refuse, exit 1)')
+    parser.add_argument('--fuse-conv-bn', action='store_true',
+                        help='fold the gated backbones\' BatchNorms into their convs before '
+                        'testing (faster inference, same results up to rounding)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
     if 'LOCAL_RANK' not in os.environ:
@@ -138,7 +145,9 @@ def main(argv=None):
         _fail(str(e))
 
     from gated_mm.engine import ClassCountMismatchError, add_class_count_check_hook
-    add_class_count_check_hook(cfg)  # labels vs head num_classes (check_class_counts=False: off)
+    add_class_count_check_hook(cfg)
+    if args.fuse_conv_bn:
+        cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [dict(type='FoldBatchNormHook')]  # labels vs head num_classes (check_class_counts=False: off)
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)

@@ -8,11 +8,13 @@
 * the checkpoint check of ``tools/test.py``; the check of the datasets' labels and class count
   against the head (``ClassCountCheckHook``, added by ``tools/train.py`` and ``tools/test.py``);
   the random-state saving and per-epoch worker seeding of exact resume (``RNGStateHook``,
-  added by ``tools/train.py``).
+  added by ``tools/train.py``); the BatchNorm folding of ``tools/test.py --fuse-conv-bn``
+  (``FoldBatchNormHook``).
 """
 from .checkpoint_check import CheckpointMismatchError, check_checkpoint_matches
 from .class_check import (ClassCountCheckHook, ClassCountMismatchError,
                           add_class_count_check_hook, check_dataset_classes)
+from .fold_bn_hook import FoldBatchNormHook
 from .finite_loss import (FiniteLossHook, NonFiniteLossError, add_finite_loss_hook,
                           first_nonfinite_module)
 from .hooks import SetEpochHook
@@ -23,7 +25,7 @@ from .rng_state import (EpochWorkerSeeder, RNGStateHook, add_rng_state_hook, get
 
 __all__ = ['CheckpointMismatchError', 'check_checkpoint_matches', 'ClassCountCheckHook',
            'ClassCountMismatchError', 'add_class_count_check_hook', 'check_dataset_classes',
-           'FiniteLossHook',
+           'FiniteLossHook', 'FoldBatchNormHook',
            'first_nonfinite_module', 'NonFiniteLossError', 'add_finite_loss_hook',
            'ProgressBarHook', 'SetEpochHook', 'GatedOptimWrapperConstructor',
            'use_gated_optim_constructor', 'RNGStateHook', 'add_rng_state_hook',

@@ -70,7 +70,8 @@ class FiniteLossHook(Hook):
         if not outputs or 'loss' not in outputs or not self.every_n_train_iters(
                 runner, self.interval):
             return
-        loss = float(outputs['loss'])
+        loss = outputs['loss']
+        loss = float(loss.detach() if hasattr(loss, 'detach') else loss)
         if math.isfinite(loss):
             return
         where = first_nonfinite_module(runner.model, data_batch)

@@ -34,3 +34,19 @@ def test_memory_only_op_and_model_tables(tmp_path, capsys):
     assert models['APA + AGLU (ours)']['saved_ratio'] <= 1.05  # issue target
     assert (models['APA + AGLU (ours, block end unfused)']['saved_bytes'] >
             models['APA + AGLU (ours)']['saved_bytes'])
+
+
+def test_inference_table_folds_and_fuses(tmp_path, capsys):
+    """One repetition at a detection-like H x W: every variant runs, the folded ones report
+    their BatchNorms folded (stem + 3 per block + 1 per projection shortcut), the others none."""
+    bench = load()
+    bench.main(['inference', '--depth', '26', '--batch', '1', '--size', '32', '48',
+                '--repeats', '1', '--warmup', '0', '--device', 'cpu', '--work-dir',
+                str(tmp_path)])
+    assert '32x48' in capsys.readouterr().out
+    rows = {r['model']: r
+            for r in json.loads((tmp_path / 'benchmark_inference.json').read_text())['rows']}
+    assert len(rows) == 6 and all(r['images_per_s'] > 0 for r in rows.values())
+    n_bn = 1 + 3 * 8 + 4  # ResNet-26: 8 bottlenecks, 4 projection shortcuts
+    for name, r in rows.items():
+        assert r['bn_folded'] == (n_bn if 'BN folded' in name else 0), name

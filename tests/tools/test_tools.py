@@ -5,6 +5,7 @@ import json
 import os
 import os.path as osp
 import pickle
+import re
 import socket
 import subprocess
 import sys
@@ -176,6 +177,21 @@ def test_test_py_evaluates_and_dumps(full_run, cls_data, tmp_path):
     shown = [f for root, _, files in os.walk(tmp_path) if root.endswith('shown')
              for f in files]
     assert shown and all(f.endswith('.png') for f in shown)
+
+
+def test_test_py_fuse_conv_bn_gives_the_same_predictions(full_run, cls_data, tmp_path):
+    preds = []
+    for extra in ([], ['--fuse-conv-bn']):
+        out = tmp_path / f'preds{len(extra)}.pkl'
+        proc = python_tool('test.py', CLS_CONFIG, osp.join(full_run, 'iter_6.pth'),
+                           '--work-dir', str(tmp_path / str(len(extra))), '--out', str(out),
+                           *extra, *cls_options(cls_data))
+        preds.append(pickle.load(open(out, 'rb')))
+    assert re.search(r'FoldBatchNormHook: folded [1-9]\d* BatchNorms', proc.stdout + proc.stderr)
+    assert len(preds[0]) == len(preds[1]) == 12
+    for a, b in zip(*preds):
+        torch.testing.assert_close(b['pred_score'], a['pred_score'], rtol=1e-4, atol=1e-5)
+        assert int(a['pred_label']) == int(b['pred_label'])
 
 
 def test_test_py_refuses_a_checkpoint_that_does_not_fill_the_model(full_run, cls_data,

@@ -3,6 +3,7 @@
 
     python tools/analysis_tools/benchmark.py op    [--shape 32 256 28 28] [--repeats 20]
     python tools/analysis_tools/benchmark.py model [--depth 50] [--batch 32] [--size 112]
+    python tools/analysis_tools/benchmark.py inference [--batch 32] [--size 112 | --size H W]
     python tools/analysis_tools/benchmark.py all   [--work-dir work_dirs/benchmark]
     python tools/analysis_tools/benchmark.py all --memory-only   (saved bytes only, no timing)
 
@@ -20,6 +21,11 @@
   GatedResNet SE-ResNet variants: plain (ReLU + Sigmoid SE, the baseline), APA + AGLU as
   shipped, APA + AGLU eager, APA + AGLU with the block end (SE scale, add, AGLU) unfused, and
   the public layout (APA + AGLU in straightforward autograd).
+``inference``: eval-mode images/s of the SE-ResNet variants (grad disabled): plain, plain
+  with BatchNorm folded into the convs (``fold_batch_norm``), APA + AGLU with the block end
+  unfused and BN unfolded, APA + AGLU as shipped (block end one kernel pass), as shipped with
+  BN folded (``tools/test.py --fuse-conv-bn``), and the public layout. ``--size H W`` gives a
+  detection input (e.g. ``--batch 1 --size 800 1216``: the backbone of the LVIS detectors).
 
 Times are medians over ``--repeats`` interleaved repetitions (the variants take turns, so
 a slow period of the machine hits all of them) with the inter-quartile range as spread.
@@ -295,7 +301,8 @@ def model_variants(depth):
 def model_benchmark(args, device, dtype):
     from gated_mm.models.backbones import GatedResNet
     _register_references()
-    x = torch.randn(args.batch, 3, args.size, args.size, device=device)
+    h, w = (args.size * 2)[:2]
+    x = torch.randn(args.batch, 3, h, w, device=device)
     y = torch.randint(0, 1000, (args.batch, ), device=device)
     autocast = dict(device_type=device.type, dtype=dtype, enabled=dtype != torch.float32)
     models, steps, infers, setup = {}, {}, {}, {}
@@ -353,11 +360,69 @@ def model_benchmark(args, device, dtype):
     return rows
 
 
+def inference_variants(depth):
+    """name → (GatedResNet config, kernel mode, fused block end, BN folded)."""
+    models = model_variants(depth)
+    plain, ours = models['plain SE (ReLU, Sigmoid)'][0], models['APA + AGLU (ours)'][0]
+    return {
+        'plain SE (ReLU, Sigmoid)': (plain, None, True, False),
+        'plain SE, BN folded': (plain, None, True, True),
+        'APA + AGLU (ours, block end unfused, BN unfolded)': (ours, 'auto', False, False),
+        'APA + AGLU (ours)': (ours, 'auto', True, False),
+        'APA + AGLU (ours, BN folded)': (ours, 'auto', True, True),
+        'APA + AGLU (public layout, autograd)':
+        models['APA + AGLU (public layout, autograd)'][:2] + (True, False),
+    }
+
+
+def inference_benchmark(args, device, dtype):
+    from gated_mm.models.backbones import GatedResNet, fold_batch_norm
+    _register_references()
+    h, w = (args.size * 2)[:2]
+    x = torch.randn(args.batch, 3, h, w, device=device)
+    autocast = dict(device_type=device.type, dtype=dtype, enabled=dtype != torch.float32)
+    infers, folded = {}, {}
+    for name, (cfg, mode, fuse_end, fold) in inference_variants(args.depth).items():
+        torch.manual_seed(0)
+        backbone = GatedResNet(**cfg).to(device).eval()
+        folded[name] = len(fold_batch_norm(backbone).folded) if fold else 0
+
+        def infer(backbone=backbone, setup=dict(mode=mode, fuse_end=fuse_end)):
+            with settings(**setup), torch.no_grad(), torch.autocast(**autocast):
+                backbone(x)
+
+        infers[name] = infer
+    times = interleaved(infers, args.repeats, args.warmup, device)
+    rows = [dict(model=name, images_per_s=args.batch / t['median'],
+                 iqr_ms=t['iqr'] * 1e3, median_ms=t['median'] * 1e3, bn_folded=folded[name])
+            for name, t in times.items()]
+    plain, plain_folded = rows[0]['images_per_s'], rows[1]['images_per_s']
+    for r in rows:
+        r['vs_plain'] = r['images_per_s'] / plain
+        r['vs_plain_folded'] = r['images_per_s'] / plain_folded
+    return rows
+
+
+def format_inference(rows, args, device, dtype):
+    h, w = (args.size * 2)[:2]
+    lines = [f'Inference: GatedResNet-{args.depth} SE variants, eval mode, grad disabled, batch '
+             f'{args.batch}, {h}x{w}, {dtype}, {device}; median of {args.repeats} interleaved '
+             f'repetitions.', '',
+             '| model | BNs folded | time / batch (ms) | IQR (ms) | img/s | / plain | '
+             '/ plain folded |', '|---|---|---|---|---|---|---|']
+    for r in rows:
+        lines.append(f"| {r['model']} | {r['bn_folded']} | {r['median_ms']:.1f} | "
+                     f"{r['iqr_ms']:.1f} | {r['images_per_s']:.1f} | {r['vs_plain']:.2f} | "
+                     f"{r['vs_plain_folded']:.2f} |")
+    return '\n'.join(lines)
+
+
 def format_model(rows, args, device, dtype):
+    h, w = (args.size * 2)[:2]
     timing = ('saved bytes only (--memory-only)' if args.memory_only else
               f'median of {args.repeats} interleaved repetitions')
     lines = [f'Model level: GatedResNet-{args.depth} SE variants, batch {args.batch}, '
-             f'{args.size}x{args.size}, {dtype}, {device}; training step = forward, backward, '
+             f'{h}x{w}, {dtype}, {device}; training step = forward, backward, '
              f'SGD; {timing}. Saved activations: peak of the tensors kept for backward.', '',
              '| model | params (M) | train step (s) | IQR (s) | step / plain | '
              'saved activations (MB) | saved / plain | inference img/s |',
@@ -387,12 +452,13 @@ def environment(device):
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('kind', choices=['op', 'model', 'all'])
+    p.add_argument('kind', choices=['op', 'model', 'inference', 'all'])
     p.add_argument('--shape', type=int, nargs='+', default=[32, 256, 28, 28],
                    help='op level: tensor shape (default 32 256 28 28)')
     p.add_argument('--depth', type=int, default=50, choices=[26, 50, 101, 152])
     p.add_argument('--batch', type=int, default=32)
-    p.add_argument('--size', type=int, default=112)
+    p.add_argument('--size', type=int, nargs='+', default=[112],
+                   help='input size: S (square) or H W (model and inference levels)')
     p.add_argument('--dtype', default='float32', choices=['float32', 'bfloat16', 'float16'],
                    help='op level: tensor dtype; model level: autocast dtype')
     p.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
@@ -415,11 +481,19 @@ def main(argv=None):
     env = environment(device)
     command = 'python tools/analysis_tools/benchmark.py ' + ' '.join(
         sys.argv[1:] if argv is None else argv)
-    kinds = ['op', 'model'] if args.kind == 'all' else [args.kind]
+    if len(args.size) > 2:
+        sys.exit('benchmark.py: error: --size takes S or H W')
+    kinds = ([k for k in ('op', 'model', 'inference') if not (args.memory_only and k == 'inference')]
+             if args.kind == 'all' else [args.kind])
+    if args.memory_only and kinds == ['inference']:
+        sys.exit('benchmark.py: error: inference has no saved tensors; drop --memory-only')
     for kind in kinds:
         if kind == 'op':
             rows = op_benchmark(args, device, dtype)
             table = format_op(rows, args, device, dtype)
+        elif kind == 'inference':
+            rows = inference_benchmark(args, device, dtype)
+            table = format_inference(rows, args, device, dtype)
         else:
             rows = model_benchmark(args, device, dtype)
             table = format_model(rows, args, device, dtype)

@@ -88,11 +88,16 @@ def norm_act_fusion(norm: nn.Module, act: nn.Module) -> Optional[str]:
 def residual_fusable(act: nn.Module, main_norm: Optional[nn.Module] = None,
                      shortcut_norm: Optional[nn.Module] = None) -> bool:
     """Whether :func:`~.residual_act.residual_act` runs as one node now: ``act`` a scalar
-    APA/AGLU, each given norm a plain BatchNorm in training mode, grad enabled, not under
-    ``torch.compile``/``torch.jit.trace`` nor ``fusion(residual_act=False)``."""
-    return (_enabled['residual_act'] and torch.is_grad_enabled() and not _tracing()
-            and _fusable_act(act)
-            and all(n is None or _fusable_norm(n) for n in (main_norm, shortcut_norm)))
+    APA/AGLU, not under ``torch.compile``/``torch.jit.trace`` nor ``fusion(residual_act=False)``,
+    and either grad enabled with each given norm a plain BatchNorm in training mode (the
+    memory-light training node), or grad disabled with no norm given (inference: one pass of
+    the compiled kernel over a, s, b instead of three)."""
+    if not (_enabled['residual_act'] and not _tracing() and _fusable_act(act)):
+        return False
+    norms = [n for n in (main_norm, shortcut_norm) if n is not None]
+    if not torch.is_grad_enabled():
+        return not norms
+    return all(_fusable_norm(n) for n in norms)
 
 
 def has_forward_hooks(*modules: nn.Module) -> bool:

@@ -14,7 +14,7 @@ its SE after bn2 and replaces the two ReLUs (and the stem's) by AGLU.
 :class:`ZeroPadShortcut` is the parameter-free "option A" shortcut of the CIFAR ResNets:
 subsample by the stride, zero-pad the channels.
 """
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 import torch.nn.functional as F
 from mmcv.cnn import build_conv_layer, build_norm_layer
@@ -120,6 +120,10 @@ class GatedBasicBlock(GatedResidualBlock):
     @property
     def last_conv(self):
         return self.conv2
+
+    def _main_units(self) -> List[tuple]:
+        return [(self, 'conv1', self.norm1_name, self.act1),
+                (self, 'conv2', self.norm2_name, self.act2)]
 
     @property
     def last_norm(self):

@@ -28,6 +28,7 @@ The tail (attention, shortcut activation, merge, act[add], checkpointing) lives 
 import functools
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
+import torch
 import torch.utils.checkpoint as cp
 from mmcv.cnn import build_activation_layer, build_conv_layer, build_norm_layer
 from mmengine.model import BaseModule
@@ -159,6 +160,21 @@ class GatedResidualBlock(BaseModule):
         """The residual branch up to its last conv (the input of ``last_norm``)."""
         return self.last_conv(self._main_body(x))
 
+    def conv_norm_act_units(self) -> List[tuple]:
+        """Every conv → norm → act unit of the block as ``(owner, conv name, norm name, act)``
+        (main branch, then a projection shortcut ``nn.Sequential`` ending in conv → norm), for
+        :func:`~.fold_bn.fold_batch_norm`."""
+        units = self._main_units()
+        down = self.downsample
+        if isinstance(down, nn.Sequential) and len(down) >= 2 \
+                and isinstance(down[-2], nn.Conv2d):
+            units.append((down, str(len(down) - 2), str(len(down) - 1), self.act_shortcut))
+        return units
+
+    def _main_units(self) -> List[tuple]:
+        """The main branch's units, ``(self, conv name, norm name, act)`` each."""
+        raise NotImplementedError
+
     def _shortcut(self, x: Tensor) -> Tensor:
         if self.downsample is None:
             return x
@@ -180,27 +196,36 @@ class GatedResidualBlock(BaseModule):
         """Whether and how ``act[add](attention(a) + shortcut)`` runs as one
         :func:`residual_act` node now (None: unfused).
 
-        Only where every tensor that node keeps is kept anyway, i.e. where fusing removes the
-        activation's own copy of the sum: act[add] a scalar APA/AGLU (training, grad enabled,
-        not compiling, :func:`~gated_mm.models.activations.residual_fusable`), the plain add,
+        Training (grad enabled): only where every tensor that node keeps is kept anyway, i.e.
+        where fusing removes the activation's own copy of the sum: act[add] a scalar APA/AGLU
+        (not compiling, :func:`~gated_mm.models.activations.residual_fusable`), the plain add,
         and
           * main branch: an attention with a multiplicative ``scale`` (``provides_scale``,
             GatedSE: a is kept by its multiply), or no attention and no ``last_act`` with a
             BatchNorm ``last_norm``, folded in (the last conv's output is kept by it anyway);
           * shortcut: the identity (kept by conv1), or a downsample ``nn.Sequential`` ending in
             a BatchNorm with no act[shortcut], folded in (its input is kept by it anyway).
+        Inference (grad disabled): with a ``scale`` attention and the plain add, the scale
+        multiply, the add and act[add] run as one pass of the compiled kernel (the shortcut
+        runs as its modules; IIEU-B at ``shortcut`` stays unfused).
         Modules with forward hooks run unfused (the fused path does not call them).
         """
         if self.merge is not None:
             return None
+        grad = torch.is_grad_enabled()
         if getattr(self.attention, 'provides_scale', False):
             scale, main_norm, bypassed = True, None, [self.attention]
-        elif isinstance(self.attention, nn.Identity) and isinstance(self.last_act, nn.Identity):
+        elif (grad and isinstance(self.attention, nn.Identity)
+              and isinstance(self.last_act, nn.Identity)):
             scale, main_norm, bypassed = False, self.last_norm, [self.last_norm]
         else:
             return None
         head, short_norm = [], None
-        if self.downsample is not None:
+        if self.downsample is not None and not grad:
+            if needs_conv_input(self.act_shortcut):
+                return None
+            head = [self.downsample, self.act_shortcut]
+        elif self.downsample is not None:
             if not (isinstance(self.downsample, nn.Sequential) and len(self.downsample)
                     and isinstance(self.act_shortcut, nn.Identity)):
                 return None
@@ -215,9 +240,10 @@ class GatedResidualBlock(BaseModule):
         """The block, its end as one :func:`residual_act` node (``plan``: see
         :meth:`block_end_fusion`)."""
         scale = None
-        if plan.scale:
+        if plan.main_norm is None:
             out = self._main(x)
-            scale = self.attention.scale(out)
+            if plan.scale:
+                scale = self.attention.scale(out)
         else:
             out = self._main_pre_norm(x)
         identity = x
@@ -249,7 +275,8 @@ class BlockEndFusion(NamedTuple):
         scale: the main branch is multiplied by ``attention.scale(a)`` (SE) inside the node.
         main_norm: the BatchNorm folded into the node on the main branch (``last_norm``,
             without attention), or None.
-        shortcut_head: the downsample modules before its BatchNorm (run before the node).
+        shortcut_head: the shortcut modules run before the node (training: the downsample
+            modules before its BatchNorm; inference: the downsample and act[shortcut]).
         shortcut_norm: the downsample BatchNorm folded into the node, or None (identity).
     """
     scale: bool
@@ -347,6 +374,11 @@ class GatedBottleneck(GatedResidualBlock):
     @property
     def last_conv(self):
         return self.conv3
+
+    def _main_units(self) -> List[tuple]:
+        return [(self, 'conv1', self.norm1_name, self.act1),
+                (self, 'conv2', self.norm2_name, self.act2),
+                (self, 'conv3', self.norm3_name, self.act3)]
 
     @property
     def last_norm(self):

@@ -276,6 +276,11 @@ class GatedResNet(BaseModule):
     def norm1(self):
         return getattr(self, self.norm1_name)
 
+    def conv_norm_act_units(self) -> List[tuple]:
+        """The stem's conv → norm → act unit (the blocks list their own), for
+        :func:`~.fold_bn.fold_batch_norm`."""
+        return [(self, 'conv1', self.norm1_name, self.stem_act)]
+
     def init_weights(self):
         super().init_weights()
         pretrained = isinstance(self.init_cfg, dict) and self.init_cfg.get('type') == 'Pretrained'

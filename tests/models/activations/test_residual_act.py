@@ -98,6 +98,30 @@ def test_compiled_fused_block_equals_eager_unfused(downsample, unfused):
         assert_same(got, step(ref, x), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize('downsample', [False, True], ids=['identity', 'downsample'])
+@pytest.mark.parametrize('act', ['AGLU', 'APA'])
+def test_inference_block_end_equals_unfused(downsample, act, device):
+    """Eval mode, grad disabled: SE scale, add and act[add] as one kernel pass (compiled, as
+    shipped, within 1e-5 in fp32; eager float64 to rounding) against the unfused modules."""
+    for dtype, mode, tol in ((torch.float32, 'auto', 1e-5), (D, 'eager', 1e-12)):
+        fused = block(APA_SE, downsample, aglu_acts(act)).to(device, dtype).eval()
+        x = torch.randn(2, fused.in_channels, 9, 7, dtype=dtype, device=device)
+        with torch.no_grad(), kernel_mode(mode):
+            plan = fused.block_end_fusion()
+            assert plan is not None and plan.scale and plan.main_norm is None
+            got = fused(x)
+            with fusion(residual_act=False):
+                assert fused.block_end_fusion() is None
+                want = fused(x)
+        torch.testing.assert_close(got, want, rtol=tol, atol=tol)
+    # not without grad in training mode with attention missing, nor with a hook on act[add]
+    ref = block(None, downsample).eval()
+    hooked = block(APA_SE, downsample).eval()
+    hooked.act_add.register_forward_hook(lambda *a: None)
+    with torch.no_grad():
+        assert ref.block_end_fusion() is None and hooked.block_end_fusion() is None
+
+
 def test_float64_fused_block_equals_unfused_to_rounding(unfused):
     fused = block(APA_SE, True).double()
     ref = copy.deepcopy(fused)
@@ -173,8 +197,11 @@ def test_functional_fallback_and_predicate():
     assert not residual_fusable(AGLU(num_channels=4))  # per-channel κ, λ: unfused
     assert not residual_fusable(act, bn.eval())  # running statistics: unfused
     with torch.no_grad():
-        assert not residual_fusable(act)
+        assert residual_fusable(act)  # inference: one kernel pass over a, s, b
+        assert not residual_fusable(act, bn) and not residual_fusable(act, None, bn)
         torch.testing.assert_close(residual_act(act, a, b, s, bn), act(bn(a) * s + b))
+        torch.testing.assert_close(residual_act(act, a, b, s), act(a * s + b), rtol=1e-14,
+                                   atol=1e-14)
     bn.train()
     bn2 = copy.deepcopy(bn)
     torch.testing.assert_close(residual_act(act, a, b, s, bn), act(bn2(a) * s + b))
@@ -293,7 +320,7 @@ def test_se_gate_path_keeps_no_full_size_tensor():
 
 
 # ----------------------------------------------------------------------------- fallbacks
-@pytest.mark.parametrize('case', ['eval', 'no_grad', 'merge', 'relu_add', 'per_channel',
+@pytest.mark.parametrize('case', ['eval', 'merge', 'relu_add', 'per_channel',
                                   'cbam', 'act3_without_attention', 'act_shortcut', 'hook'])
 def test_unfused_where_fusing_saves_nothing_or_is_not_equivalent(case):
     kwargs, acts = {}, aglu_acts()
@@ -318,6 +345,5 @@ def test_unfused_where_fusing_saves_nothing_or_is_not_equivalent(case):
     elif case == 'hook':
         b.attention.register_forward_hook(lambda *args: None)
     x = torch.randn(2, b.in_channels, 6, 6, requires_grad=True)
-    with torch.set_grad_enabled(case != 'no_grad'):
-        assert b.block_end_fusion() is None
-        b(x)
+    assert b.block_end_fusion() is None
+    b(x)
