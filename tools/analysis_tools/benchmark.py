@@ -412,7 +412,7 @@ def format_inference(rows, args, device, dtype):
              '/ plain folded |', '|---|---|---|---|---|---|---|']
     for r in rows:
         lines.append(f"| {r['model']} | {r['bn_folded']} | {r['median_ms']:.1f} | "
-                     f"{r['iqr_ms']:.1f} | {r['images_per_s']:.1f} | {r['vs_plain']:.2f} | "
+                     f"{r['iqr_ms']:.1f} | {r['images_per_s']:.3g} | {r['vs_plain']:.2f} | "
                      f"{r['vs_plain_folded']:.2f} |")
     return '\n'.join(lines)
 
