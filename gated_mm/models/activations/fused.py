@@ -17,6 +17,16 @@ Eager always runs under grad mode (double backward, ``create_graph=True``), insi
 ``torch.compile`` (which fuses the maths itself) and on other devices. Eager costs several
 passes over memory; measured costs of both: ``docs/benchmarks.md``.
 
+Recompilations: each kernel is compiled once per class of inputs that its guards separate
+(dimension count, which dimensions are 1, dtype, Python constants such as APA vs AGLU), so one
+CBAM-APA + AGLU network already needs about ten graphs of the same APA kernel (4-D maps, the
+(N, C, 1, 1) channel gate, the (N, 1, H, W) spatial gate, float32 and float64, ...).
+``torch._dynamo``'s default of 8 per function would silently run every further class eagerly
+(several times slower; the warning "hit config.recompile_limit (8)"). On the first compile,
+:data:`RECOMPILE_LIMIT` raises ``torch._dynamo.config.recompile_limit`` to 64 where it is
+lower. The setting is process-wide: it only allows more recompilations and never changes
+results.
+
 Also here, shared by the autograd Functions of those ops: :func:`reduce_to` (a broadcast
 gradient summed back to a parameter's shape) and :class:`FunctionInputs` (a Function's inputs
 named once, by its ``forward`` signature).
@@ -36,6 +46,19 @@ _SPELLINGS = {'0': 'eager', 'false': 'eager', 'off': 'eager', 'no': 'eager',
               '1': 'compiled', 'true': 'compiled', 'on': 'compiled', 'yes': 'compiled'}
 
 _mode_override: List[str] = []  # the innermost kernel_mode(), if any
+
+#: ``torch._dynamo.config.recompile_limit`` set (if lower) when a kernel first compiles.
+RECOMPILE_LIMIT = 64
+
+
+def _raise_recompile_limit() -> None:
+    try:
+        from torch._dynamo import config
+    except Exception:  # noqa: BLE001 - no dynamo: compilation fails later, eager fallback
+        return
+    for name in ('recompile_limit', 'cache_size_limit'):  # new name, and older torch's
+        if isinstance(getattr(config, name, None), int) and getattr(config, name) < RECOMPILE_LIMIT:
+            setattr(config, name, RECOMPILE_LIMIT)
 
 
 def _parse_mode(mode: str) -> str:
@@ -130,6 +153,7 @@ class FusedKernels:
         if not self.use_compiled(args[0]):
             return eager(*args)
         if self._compiled is None:
+            _raise_recompile_limit()
             self._compiled = {k: torch.compile(f, dynamic=True, options=compile_options())
                               for k, f in self.maths.items()}
         try:

@@ -159,3 +159,30 @@ def test_fusion_switches_the_nodes_off_nests_and_restores():
     with fusion(False):
         assert norm_act_fusion(bn, act) is None
     assert norm_act_fusion(bn, act) == 'eval'
+
+
+@pytest.mark.slow
+def test_more_input_classes_than_dynamo_default_stay_compiled(caplog):
+    """Ten input classes of one kernel (dimension counts, size-1 dims, dtypes, APA vs AGLU):
+    more than torch._dynamo's default recompile limit of 8, after which it would run the
+    kernel eagerly without failing; the first compile raises the limit (fused.RECOMPILE_LIMIT)."""
+    import logging
+
+    import torch._dynamo.config as dynamo_config
+
+    from gated_mm.models.activations import AGLU, APA, kernel_mode
+    from gated_mm.models.activations.fused import RECOMPILE_LIMIT
+    shapes = [(2, 3, 4, 5), (2, 3, 1, 1), (2, 1, 4, 5), (2, 3), (2, 3, 4), (1, 3, 4, 5)]
+    caplog.set_level(logging.WARNING)
+    with torch.no_grad():
+        for cls in (APA, AGLU):
+            for dtype in (torch.float32, torch.float64):
+                for shape in shapes[:3] if dtype == torch.float64 else shapes:
+                    act = cls(kappa_init=1.1, lambda_init=0.7).to(dtype)
+                    z = torch.randn(shape, dtype=dtype)
+                    with kernel_mode('eager'):
+                        want = act(z)
+                    with kernel_mode('compiled'):
+                        torch.testing.assert_close(act(z), want)
+    assert dynamo_config.recompile_limit >= RECOMPILE_LIMIT
+    assert not [r for r in caplog.records if 'recompile_limit' in r.getMessage()]
