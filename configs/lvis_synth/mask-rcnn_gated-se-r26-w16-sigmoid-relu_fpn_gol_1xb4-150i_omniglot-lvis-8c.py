@@ -13,8 +13,10 @@
 #
 # Deltas from the GOL quick config: 8 classes (100 ... 5 training images; rare <= 10 <
 # common <= 40 < frequent), 150 iterations x 4 images, 30-iteration warm-up, one lr step
-# (x0.1) at 120; everything else (model, DropLoss lambda_ 0.1, RFS, 128 x 128 input, test
-# thresholds) as there.
+# (x0.1) at 120, lr 0.01 instead of 0.02 (at 0.02 the GOL classifier destabilised at the end
+# of the warm-up with seed 0 and the run ended at bbox AP 0.1 %; at 0.01 seeds 0, 1, 2 all
+# learn, docs/detection_benchmark.md "CI test"); everything else (model, DropLoss lambda_ 0.1,
+# RFS, 128 x 128 input, test thresholds) as there.
 _base_ = './mask-rcnn_gated-se-r26-w16-sigmoid-relu_fpn_gol_1xb4-400i_omniglot-lvis.py'
 
 data_root = '{{$GATED_MM_OMNIGLOT_LVIS:{{ fileDirname }}/../../data/omniglot-lvis-8c}}/'
@@ -39,4 +41,5 @@ param_scheduler = [
     dict(type='MultiStepLR', begin=0, end=max_iters, by_epoch=False, milestones=[120],
          gamma=0.1)
 ]
+optim_wrapper = dict(optimizer=dict(lr=0.01))
 default_hooks = dict(checkpoint=dict(interval=max_iters))
