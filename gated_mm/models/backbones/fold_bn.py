@@ -54,7 +54,7 @@ class FoldReport(NamedTuple):
 
 
 def _why_not(conv: nn.Module, norm: nn.Module, act: nn.Module):
-    """The reason a unit is not foldable, or None."""
+    """Why a unit is kept (a reason), ``''`` if it folds, None if there is nothing to fold."""
     if isinstance(norm, nn.Identity):
         return None  # already folded (or no norm): nothing to do, not reported
     if getattr(act, 'needs_conv_input', False):
