@@ -145,9 +145,9 @@ def main(argv=None):
         _fail(str(e))
 
     from gated_mm.engine import ClassCountMismatchError, add_class_count_check_hook
-    add_class_count_check_hook(cfg)
-    if args.fuse_conv_bn:
-        cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [dict(type='FoldBatchNormHook')]  # labels vs head num_classes (check_class_counts=False: off)
+    add_class_count_check_hook(cfg)  # labels vs head num_classes (check_class_counts=False: off)
+    if args.fuse_conv_bn:  # after the checkpoint loads, before the first test batch
+        cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [dict(type='FoldBatchNormHook')]
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
     runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)

@@ -14,9 +14,9 @@
 from .checkpoint_check import CheckpointMismatchError, check_checkpoint_matches
 from .class_check import (ClassCountCheckHook, ClassCountMismatchError,
                           add_class_count_check_hook, check_dataset_classes)
-from .fold_bn_hook import FoldBatchNormHook
 from .finite_loss import (FiniteLossHook, NonFiniteLossError, add_finite_loss_hook,
                           first_nonfinite_module)
+from .fold_bn_hook import FoldBatchNormHook
 from .hooks import SetEpochHook
 from .optim_constructor import GatedOptimWrapperConstructor, use_gated_optim_constructor
 from .progress_bar_hook import ProgressBarHook

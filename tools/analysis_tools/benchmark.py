@@ -279,6 +279,11 @@ def format_op(rows, args, device, dtype):
 
 
 # ------------------------------------------------------------------------------- model level
+def input_hw(args):
+    """(H, W) of ``--size S`` or ``--size H W``."""
+    return tuple(args.size * 2)[:2]
+
+
 def model_variants(depth):
     """name → (GatedResNet config, kernel mode, fused block end)."""
     relu = dict(type='ReLU', inplace=True)
@@ -301,7 +306,7 @@ def model_variants(depth):
 def model_benchmark(args, device, dtype):
     from gated_mm.models.backbones import GatedResNet
     _register_references()
-    h, w = (args.size * 2)[:2]
+    h, w = input_hw(args)
     x = torch.randn(args.batch, 3, h, w, device=device)
     y = torch.randint(0, 1000, (args.batch, ), device=device)
     autocast = dict(device_type=device.type, dtype=dtype, enabled=dtype != torch.float32)
@@ -378,7 +383,7 @@ def inference_variants(depth):
 def inference_benchmark(args, device, dtype):
     from gated_mm.models.backbones import GatedResNet, fold_batch_norm
     _register_references()
-    h, w = (args.size * 2)[:2]
+    h, w = input_hw(args)
     x = torch.randn(args.batch, 3, h, w, device=device)
     autocast = dict(device_type=device.type, dtype=dtype, enabled=dtype != torch.float32)
     infers, folded = {}, {}
@@ -404,7 +409,7 @@ def inference_benchmark(args, device, dtype):
 
 
 def format_inference(rows, args, device, dtype):
-    h, w = (args.size * 2)[:2]
+    h, w = input_hw(args)
     lines = [f'Inference: GatedResNet-{args.depth} SE variants, eval mode, grad disabled, batch '
              f'{args.batch}, {h}x{w}, {dtype}, {device}; median of {args.repeats} interleaved '
              f'repetitions.', '',
@@ -418,7 +423,7 @@ def format_inference(rows, args, device, dtype):
 
 
 def format_model(rows, args, device, dtype):
-    h, w = (args.size * 2)[:2]
+    h, w = input_hw(args)
     timing = ('saved bytes only (--memory-only)' if args.memory_only else
               f'median of {args.repeats} interleaved repetitions')
     lines = [f'Model level: GatedResNet-{args.depth} SE variants, batch {args.batch}, '
@@ -483,8 +488,10 @@ def main(argv=None):
         sys.argv[1:] if argv is None else argv)
     if len(args.size) > 2:
         sys.exit('benchmark.py: error: --size takes S or H W')
-    kinds = ([k for k in ('op', 'model', 'inference') if not (args.memory_only and k == 'inference')]
-             if args.kind == 'all' else [args.kind])
+    if args.kind != 'all':
+        kinds = [args.kind]
+    else:  # inference has no saved tensors to count
+        kinds = ['op', 'model'] + ([] if args.memory_only else ['inference'])
     if args.memory_only and kinds == ['inference']:
         sys.exit('benchmark.py: error: inference has no saved tensors; drop --memory-only')
     for kind in kinds:

@@ -57,7 +57,8 @@ def _raise_recompile_limit() -> None:
     except Exception:  # noqa: BLE001 - no dynamo: compilation fails later, eager fallback
         return
     for name in ('recompile_limit', 'cache_size_limit'):  # new name, and older torch's
-        if isinstance(getattr(config, name, None), int) and getattr(config, name) < RECOMPILE_LIMIT:
+        value = getattr(config, name, None)
+        if isinstance(value, int) and value < RECOMPILE_LIMIT:
             setattr(config, name, RECOMPILE_LIMIT)
 
 

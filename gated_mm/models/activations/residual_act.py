@@ -43,8 +43,8 @@ Each gradient is returned in its input's dtype.
 a scalar APA/AGLU, plain training-mode BatchNorms: :func:`~.fusion_policy.residual_fusable`)
 and the unfused modules everywhere else. With grad disabled (inference) and no BatchNorm to
 fold, the SE case is one pass of the compiled kernel, y = a·s + b formed inside (three passes
-over the block output unfused: the multiply, the add and the activation; nothing is saved). :class:`~gated_mm.models.backbones.GatedBottleneck`
-uses it only where every tensor the node keeps is kept anyway
+over the block output unfused: the multiply, the add and the activation; nothing is saved).
+:class:`~gated_mm.models.backbones.GatedBottleneck` uses it only where every tensor the node keeps is kept anyway
 (:meth:`~gated_mm.models.backbones.GatedResidualBlock.block_end_fusion`).
 """
 from typing import Optional

@@ -85,56 +85,57 @@ def fold_batch_norm(model: nn.Module) -> FoldReport:
     """
     names = {id(m): n for n, m in model.named_modules()}
     folded, kept = [], []
-    for module in list(model.modules()):
+    gated = set()  # names of the modules with units and of every module above one
+    for name, module in model.named_modules():
         units = getattr(module, 'conv_norm_act_units', None)
         if units is None:
             continue
+        parts = name.split('.') if name else []
+        gated.update('.'.join(parts[:i]) for i in range(len(parts) + 1))
         for owner, conv_name, norm_name, act in units():
             conv, norm = getattr(owner, conv_name), getattr(owner, norm_name)
-            qualified = '.'.join(filter(None, (names.get(id(owner), ''), norm_name)))
+            qualified = _join(names.get(id(owner), ''), norm_name)
             reason = _why_not(conv, norm, act)
             if reason is None:
                 continue
             if reason:
                 kept.append((qualified, reason))
                 continue
-            if norm.training or conv.training:
-                raise ValueError(f'fold_batch_norm: {qualified} (or its conv) is in training '
-                                 f'mode; folding uses the running statistics, call model.eval() '
-                                 f'first')
+            _refuse_training(qualified, conv, norm)
             setattr(owner, conv_name, fuse_conv_bn_eval(conv, norm))
             setattr(owner, norm_name, nn.Identity())
             folded.append(qualified)
-    folded += _fold_plain(model, '')
+    folded += _fold_plain(model, '', gated)
     return FoldReport(folded, kept)
 
 
-def _has_units(module: nn.Module) -> bool:
-    return any(hasattr(m, 'conv_norm_act_units') for m in module.modules())
+def _join(prefix: str, name: str) -> str:
+    return f'{prefix}.{name}' if prefix and name else prefix or name
 
 
-def _batch_norms(module: nn.Module, prefix: str) -> set:
-    return {'.'.join(filter(None, (prefix, n))) for n, m in module.named_modules()
+def _refuse_training(name: str, *modules: nn.Module) -> None:
+    if any(m.training for m in modules):
+        raise ValueError(f'fold_batch_norm: {name} is in training mode; folding uses the '
+                         f'running statistics, call model.eval() first')
+
+
+def _batch_norms(module: nn.Module, prefix: str) -> dict:
+    return {_join(prefix, n): m for n, m in module.named_modules()
             if isinstance(m, (_BatchNorm, nn.SyncBatchNorm))}
 
 
-def _fold_plain(module: nn.Module, prefix: str) -> List[str]:
-    """``mmcv.cnn.fuse_conv_bn`` on every maximal subtree without gated units; the names of
-    the BatchNorms it folded."""
-    if hasattr(module, 'conv_norm_act_units'):
-        return []
-    if _has_units(module):
-        out = []
-        for name, child in module.named_children():
-            out += _fold_plain(child, '.'.join(filter(None, (prefix, name))))
-        return out
+def _fold_plain(module: nn.Module, prefix: str, gated: set) -> List[str]:
+    """``mmcv.cnn.fuse_conv_bn`` on every maximal subtree without gated units (``gated``: the
+    names of the modules with units and their ancestors); the names of the BatchNorms it
+    folded."""
+    if prefix in gated:
+        if hasattr(module, 'conv_norm_act_units'):
+            return []
+        return [n for name, child in module.named_children()
+                for n in _fold_plain(child, _join(prefix, name), gated)]
     before = _batch_norms(module, prefix)
-    if not before:
-        return []
-    for name in sorted(before):
-        bn = module.get_submodule(name[len(prefix) + 1:] if prefix else name)
-        if bn.training:
-            raise ValueError(f'fold_batch_norm: {name} is in training mode; folding uses the '
-                             f'running statistics, call model.eval() first')
-    fuse_conv_bn(module)
-    return sorted(before - _batch_norms(module, prefix))
+    for name, bn in before.items():
+        _refuse_training(name, bn)
+    if before:
+        fuse_conv_bn(module)
+    return sorted(before.keys() - _batch_norms(module, prefix).keys())
