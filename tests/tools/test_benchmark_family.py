@@ -1,11 +1,8 @@
 """tools/analysis_tools/benchmark_family.py at tiny sizes (1 repetition): the family's
 configs build through the registry, every member gets its plain and (where one exists)
-public-layout row, and the public layouts compute the same functions as our modules."""
+public-layout row (the layouts themselves: test_public_layouts.py)."""
 import importlib.util
 import os.path as osp
-
-import pytest
-import torch
 
 import gated_mm  # noqa: F401
 
@@ -42,23 +39,3 @@ def test_smoke_run(tmp_path):
     assert rows[0]['public']['params'] == rows[0]['ours']['params']
     assert rows[2]['public'] is None
     assert (tmp_path / 'benchmark_family.md').read_text().count('\n|') >= 4
-
-
-def test_public_layouts_compute_our_functions():
-    """The public-layout modules are the same functions as ours (float64), so the timing
-    compares layouts of one model, not different models."""
-    from gated_mm.models.activations import IIEU, AdaShiftB
-    tool = _tool()
-    torch.manual_seed(0)
-    conv = torch.nn.Conv2d(6, 8, 3, padding=1, bias=False).double()
-    x_pre = torch.randn(2, 6, 9, 9, dtype=torch.float64)
-    xt = conv(x_pre)
-    ours, pub = IIEU(8).double(), tool.PublicIIEU(8).double()
-    pub.load_state_dict(ours.state_dict())
-    torch.testing.assert_close(pub(xt, x_pre, conv), ours(xt, x_pre, conv), rtol=1e-10,
-                               atol=1e-12)
-    ours, pub = AdaShiftB(8).double(), tool.PublicAdaShiftB(8).double()
-    with torch.no_grad():
-        ours.norm.weight.uniform_(0.5, 1.5)
-    pub.load_state_dict(ours.state_dict())
-    torch.testing.assert_close(pub(xt), ours(xt), rtol=1e-10, atol=1e-12)

@@ -60,83 +60,12 @@ from torch import nn
 _REPO = Path(__file__).resolve().parents[2]
 if str(_REPO) not in sys.path:
     sys.path.insert(0, str(_REPO))
-
-
-# ------------------------------------------------------------------------------- references
-class ReferenceAPA(nn.Module):
-    """APA/AGLU by plain autograd of the equations (every intermediate kept for backward)."""
-
-    def __init__(self, unit: bool, kappa: float = 1.1, lambda_: float = 0.6, **_):
-        super().__init__()
-        self.unit = unit
-        self.kappa = nn.Parameter(torch.tensor([kappa]))
-        self.lambda_ = nn.Parameter(torch.tensor([lambda_]))
-
-    def forward(self, z):
-        lam = self.lambda_.clamp(min=1e-4)
-        eta = torch.exp(-F.softplus(torch.log(lam) - self.kappa * z) / lam)
-        return z * eta if self.unit else eta
-
-
-class ReferenceAGLU(ReferenceAPA):
-
-    def __init__(self, **kwargs):
-        super().__init__(unit=True, **kwargs)
-
-
-class ReferenceGate(ReferenceAPA):
-
-    def __init__(self, **kwargs):
-        super().__init__(unit=False, **kwargs)
-
-
-class ReferenceIIEU(nn.Module):
-    """IIEU-B by plain autograd, as the public code: ‖x‖ = sqrt(k²·AvgPool(Σ_c x_pre²)),
-    ε in the denominator as the paper, every intermediate kept for backward."""
-
-    def __init__(self, channels: int, eta: float = 0.05, eps: float = 1e-8):
-        super().__init__()
-        self.norm = nn.LayerNorm(channels, eps=1e-6)
-        nn.init.constant_(self.norm.weight, 0.01)
-        nn.init.constant_(self.norm.bias, 0.0)
-        self.eta = nn.Parameter(torch.full((channels, ), eta))
-        self.eps = eps
-
-    def forward(self, xt, x_pre, conv):
-        kh, kw = conv.kernel_size
-        sq = x_pre.square().sum(1, keepdim=True)
-        x_norm = torch.sqrt(kh * kw * F.avg_pool2d(sq, (kh, kw), conv.stride, conv.padding,
-                                                   count_include_pad=True))
-        w_norm = conv.weight.flatten(1).norm(dim=1).view(1, -1, 1, 1)
-        nu = torch.sigmoid(self.norm(xt.mean(dim=(2, 3))))[:, :, None, None]
-        r_hat = xt / (x_norm * w_norm + self.eps) + nu
-        eta = self.eta.view(1, -1, 1, 1)
-        return torch.where(r_hat >= eta, r_hat, eta * torch.exp((r_hat - eta).clamp(max=0))) * xt
-
-
-def reference_adashift_ma(channels: int, **kwargs):
-    """AdaShift-MA with the gate x̃·sigmoid(x̃ + Δ) in plain autograd (keeps the sigmoid)."""
-    from gated_mm.models.activations import AdaShiftMA
-
-    class ReferenceAdaShiftMA(AdaShiftMA):
-
-        def forward(self, x):
-            n, c, h, w = x.shape
-            g = self.grid_size
-            delta = self.shift(x)
-            if h % g == 0 and w % g == 0:
-                zc = x.reshape(n, c, g, h // g, g, w // g)
-                return (zc * torch.sigmoid(zc + delta.view(n, c, g, 1, g, 1))).reshape(x.shape)
-            return x * torch.sigmoid(x + F.interpolate(delta, size=(h, w), mode='nearest'))
-
-    return ReferenceAdaShiftMA(channels, **kwargs)
-
-
-def _register_references():
-    from mmengine.registry import MODELS
-    for cls in (ReferenceAGLU, ReferenceGate):
-        if cls.__name__ not in MODELS.module_dict:
-            MODELS.register_module(module=cls)
+_HERE = str(Path(__file__).resolve().parent)
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
+import public_layouts  # noqa: E402  (the public codes' layouts, plain autograd)
+from public_layouts import (PublicAdaShiftMA, PublicAGLU, PublicGate,  # noqa: E402
+                            PublicIIEU)
 
 
 # ------------------------------------------------------------------------------- measuring
@@ -210,11 +139,12 @@ def op_cases(shape, device):
     torch.manual_seed(0)
     conv = nn.Conv2d(c, c, 3, padding=1, bias=False).to(device)  # IIEU-B's conv
     x_pre = torch.randn(*shape, device=device)
+    kl = dict(kappa_init=1.1, lambda_init=0.6)
     return [
-        ('AGLU', nn.SiLU(), ReferenceAGLU(), AGLU(kappa_init=1.1, lambda_init=0.6), (), True),
-        ('APA', nn.Sigmoid(), ReferenceGate(), APA(kappa_init=1.1, lambda_init=0.6), (), True),
-        ('IIEU-B', nn.ReLU(), ReferenceIIEU(c), IIEU(c), (x_pre, conv), True),
-        ('AdaShift-MA', nn.SiLU(), reference_adashift_ma(c), AdaShiftMA(c), (), False),
+        ('AGLU', nn.SiLU(), PublicAGLU(1.1, 0.6), AGLU(**kl), (), True),
+        ('APA', nn.Sigmoid(), PublicGate(1.1, 0.6), APA(**kl), (), True),
+        ('IIEU-B', nn.ReLU(), PublicIIEU(c), IIEU(c), (x_pre, conv), True),
+        ('AdaShift-MA', nn.SiLU(), PublicAdaShiftMA(c), AdaShiftMA(c), (), False),
     ]
 
 
@@ -290,7 +220,7 @@ def model_variants(depth):
     se = dict(type='GatedSE', ratio=16)
     apa_se = dict(type='GatedSE', ratio=16, gate_cfg=dict(type='APA'), layer_norm=True,
                   dropout=0.1)
-    ref_se = dict(apa_se, gate_cfg=dict(type='ReferenceGate'))
+    ref_se = dict(apa_se, gate_cfg=dict(type='PublicGate'))
     ours = dict(depth=depth, act_cfg=dict(type='AGLU'), attention_cfg=apa_se)
     return {
         'plain SE (ReLU, Sigmoid)': (dict(depth=depth, act_cfg=relu, attention_cfg=se), None,
@@ -299,13 +229,13 @@ def model_variants(depth):
         'APA + AGLU (ours, eager)': (ours, 'eager', True),
         'APA + AGLU (ours, block end unfused)': (ours, 'auto', False),
         'APA + AGLU (public layout, autograd)': (dict(
-            depth=depth, act_cfg=dict(type='ReferenceAGLU'), attention_cfg=ref_se), None, True),
+            depth=depth, act_cfg=dict(type='PublicAGLU'), attention_cfg=ref_se), None, True),
     }
 
 
 def model_benchmark(args, device, dtype):
     from gated_mm.models.backbones import GatedResNet
-    _register_references()
+    public_layouts.register()
     h, w = input_hw(args)
     x = torch.randn(args.batch, 3, h, w, device=device)
     y = torch.randint(0, 1000, (args.batch, ), device=device)
@@ -382,7 +312,7 @@ def inference_variants(depth):
 
 def inference_benchmark(args, device, dtype):
     from gated_mm.models.backbones import GatedResNet, fold_batch_norm
-    _register_references()
+    public_layouts.register()
     h, w = input_hw(args)
     x = torch.randn(args.batch, 3, h, w, device=device)
     autocast = dict(device_type=device.type, dtype=dtype, enabled=dtype != torch.float32)

@@ -13,13 +13,14 @@ APA + AGLU, GE-θ⁻ / θ / θ⁺; all ResNet-50 bottleneck layouts) three model
 * ``plain``: the same ResNet-50 without the member: ReLU and no attention (IIEU, CBAM, GE),
   SiLU for AdaShift (its gate x·sigmoid(x + Δ) is SiLU shifted by Δ);
 * ``public``: the same model with the member computed the way the public code does, in
-  straightforward autograd (every intermediate saved for backward), written below as plain
-  ``nn.Module``s from the public repositories: IIEU-B (github.com/ChengjianCai/IIEU,
-  ``iieu.py``: ‖x‖ = sqrt(k²·AvgPool(Σ_c x_pre²)), ς = max(r̂, η·exp(r̂−η))), AdaShift-B /
-  -MA (x·sigmoid(x + Δ) with the sigmoid kept), CBAM with Sigmoid or ``Unified`` gates and
-  AGLU = z·``Unified`` (github.com/kostas1515/AGLU, ``classification/cbam.py``,
-  ``activations.py``). GE has no public-layout row: gated_mm's GE is plain autograd in
-  timm's layout (``timm/layers/gather_excite.py``) already.
+  straightforward autograd (every intermediate saved for backward): the ``nn.Module``s of
+  ``public_layouts.py``, transcribed from the public repositories: IIEU-B
+  (github.com/ChengjianCai/IIEU, ``iieu.py``: ‖x‖ = sqrt(k²·AvgPool(Σ_c x_pre²)),
+  ς = max(r̂, η·exp(r̂−η))), AdaShift-B / -MA (x·sigmoid(x + Δ) with the sigmoid kept),
+  CBAM with Sigmoid or ``Unified`` gates and AGLU = z·``Unified``
+  (github.com/kostas1515/AGLU, ``classification/cbam.py``, ``activations.py``). GE has no
+  public-layout row: gated_mm's GE is plain autograd in timm's layout
+  (``timm/layers/gather_excite.py``) already.
 
 Width: ``--width`` sets ``base_channels`` (64 = ResNet-50; the stem is as wide); at 32 all
 layers are half as wide (a quarter of the FLOPs), so a full run fits ~10 min on 2 CPU
@@ -56,131 +57,9 @@ HERE = osp.dirname(osp.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 from benchmark import SavedBytes, interleaved  # noqa: E402  (the op/model benchmark's timers)
+import public_layouts  # noqa: E402  (the public codes' layouts, plain autograd)
 
 CPU = torch.device('cpu')
-
-
-# ------------------------------------------------------------------- public layouts
-def _unified(z, kappa, lam):
-    """Public APA code's ``Unified``: exp((1/λ)·Softplus_{β=−1}(κz − log λ)), λ ≥ 1e-4."""
-    lam = torch.clamp(lam, min=1e-4)
-    return torch.exp((1 / lam) * F.softplus(kappa * z - torch.log(lam), beta=-1.0,
-                                            threshold=20))
-
-
-class PublicAGLU(nn.Module):
-    """AGLU as the public code: z·Unified(z), κ ~ U(0.8, 1.2), λ ~ U(0, 1) scalars."""
-
-    def __init__(self, inplace=False, **_):
-        super().__init__()
-        self.kappa = nn.Parameter(torch.empty(1).uniform_(0.8, 1.2))
-        self.lambda_ = nn.Parameter(torch.empty(1).uniform_(0.0, 1.0))
-
-    def forward(self, z):
-        return z * _unified(z, self.kappa, self.lambda_)
-
-
-class PublicIIEU(nn.Module):
-    """IIEU-B in plain autograd (public iieu.py): r̂ = x̃/(‖x‖‖w‖ + ε) + ν,
-    φ = ς(r̂)·x̃ with ς(r) = r for r ≥ η else η·exp(r − η)."""
-    needs_channels = True
-    needs_conv_input = True
-
-    def __init__(self, channels, eta_init=0.05, eps=1e-8, **_):
-        super().__init__()
-        self.norm = nn.LayerNorm(channels, eps=1e-6)
-        nn.init.constant_(self.norm.weight, 0.01)
-        nn.init.constant_(self.norm.bias, 0.0)
-        self.eta = nn.Parameter(torch.full((channels, ), float(eta_init)))
-        self.eps = eps
-
-    def forward(self, xt, x_pre, conv):
-        kh, kw = conv.kernel_size
-        sq = x_pre.square().sum(1, keepdim=True)
-        x_norm = torch.sqrt(kh * kw * F.avg_pool2d(sq, (kh, kw), conv.stride, conv.padding,
-                                                   count_include_pad=True))
-        w_norm = conv.weight.flatten(1).norm(dim=1).view(1, -1, 1, 1)
-        nu = torch.sigmoid(self.norm(xt.mean(dim=(2, 3))))[:, :, None, None]
-        r_hat = xt / (x_norm * w_norm + self.eps) + nu
-        eta = self.eta.view(1, -1, 1, 1)
-        return torch.where(r_hat >= eta, r_hat, eta * torch.exp((r_hat - eta).clamp(max=0))) * xt
-
-
-class PublicAdaShiftB(nn.Module):
-    """AdaShift-B in plain autograd: x·sigmoid(x + LayerNorm_C(GAP(x)))."""
-    needs_channels = True
-
-    def __init__(self, channels, inplace=False, **_):
-        super().__init__()
-        self.norm = nn.LayerNorm(channels, eps=1e-6)
-        nn.init.constant_(self.norm.weight, 0.01)
-        nn.init.constant_(self.norm.bias, 0.0)
-
-    def forward(self, x):
-        shift = self.norm(x.mean(dim=(2, 3)))[:, :, None, None]
-        return x * torch.sigmoid(x + shift)
-
-
-def _public_adashift_ma_class():
-    from gated_mm.models.activations import AdaShiftMA
-
-    class PublicAdaShiftMA(AdaShiftMA):
-        """AdaShift-MA with the gate x·sigmoid(x + Δ↑) in plain autograd (the shift Δ is
-        gated_mm's module, the same parameters)."""
-
-        def forward(self, x):
-            n, c, h, w = x.shape
-            g = self.grid_size
-            delta = self.shift(x)
-            if h % g == 0 and w % g == 0:
-                zc = x.reshape(n, c, g, h // g, g, w // g)
-                return (zc * torch.sigmoid(zc + delta.view(n, c, g, 1, g, 1))).reshape(x.shape)
-            return x * torch.sigmoid(x + F.interpolate(delta, size=(h, w), mode='nearest'))
-
-    return PublicAdaShiftMA
-
-
-class PublicCBAM(nn.Module):
-    """CBAM as the public APA code (cbam.py ``ChannelGate`` + ``SpatialGate``): LayerNorm(C)
-    on the avg- and max-pooled vectors, shared MLP C → C/r → C (bias) → Dropout(0.1), summed,
-    Sigmoid or Unified; then cat[max_C, mean_C] → 7×7 conv → BN(1) → Sigmoid or Unified."""
-
-    def __init__(self, channels, ratio=16, gate='sigmoid', **_):
-        super().__init__()
-        self.ln = nn.LayerNorm(channels)
-        self.fc1 = nn.Linear(channels, max(channels // ratio, 1))
-        self.fc2 = nn.Linear(max(channels // ratio, 1), channels)
-        self.drop = nn.Dropout(0.1)
-        self.conv = nn.Conv2d(2, 1, 7, padding=3, bias=False)
-        self.bn = nn.BatchNorm2d(1, eps=1e-5, momentum=0.01)
-        self.gate = gate
-        if gate == 'apa':
-            self.ck, self.cl, self.sk, self.sl = (nn.Parameter(torch.rand(1)) for _ in range(4))
-
-    def _g(self, z, which):
-        if self.gate == 'sigmoid':
-            return torch.sigmoid(z)
-        return _unified(z, self.ck, self.cl) if which == 'c' else _unified(z, self.sk, self.sl)
-
-    def forward(self, x):
-        total = None
-        for pooled in (F.avg_pool2d(x, (x.size(2), x.size(3))),
-                       F.max_pool2d(x, (x.size(2), x.size(3)))):
-            raw = self.drop(self.fc2(F.relu(self.fc1(self.ln(pooled.flatten(1))))))
-            total = raw if total is None else total + raw
-        x = x * self._g(total[:, :, None, None].expand_as(x), 'c')
-        comp = torch.cat((torch.max(x, 1)[0].unsqueeze(1), torch.mean(x, 1).unsqueeze(1)), 1)
-        return x * self._g(self.bn(self.conv(comp)), 's')
-
-
-def register_public():
-    from mmengine.registry import MODELS as ROOT
-    from mmpretrain.registry import MODELS as PRETRAIN
-    classes = [PublicAGLU, PublicIIEU, PublicAdaShiftB, _public_adashift_ma_class(), PublicCBAM]
-    for cls in classes:
-        for reg in (ROOT, PRETRAIN):
-            if cls.__name__ not in reg.module_dict:
-                reg.register_module(module=cls)
 
 
 # ------------------------------------------------------------------- the family
@@ -293,7 +172,7 @@ def profile_step(step, top=6):
 
 
 def run(args):
-    register_public()
+    public_layouts.register()
     torch.manual_seed(0)
     x = torch.randn(args.batch, 3, args.size, args.size)
     y = torch.randint(0, 1000, (args.batch, ))
