@@ -2,17 +2,14 @@
 a tiny APA + AGLU gated SE-ResNet trained here for one epoch on real Fashion-MNIST-LT (161
 images); each tool writes its figure and JSON, and the numbers agree with the registered
 metric / the model's own parameters."""
-import importlib.util
 import json
 import os.path as osp
-import sys
 
 import numpy as np
 import pytest
 import torch
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TOOLS = osp.join(REPO, 'tools', 'analysis_tools')
 DEMO = osp.join(REPO, 'configs', 'fashion_mnist_lt',
                 'gated-se-resnet26-w8_apa-aglu_cos-iif_1xb128-10e_fashion-mnist-lt-1k.py')
 # floor(40 * 10^(-i/9)) = 40 30 23 18 14 11 8 6 5 4 training images (159); many > 20,
@@ -29,15 +26,6 @@ test_evaluator = dict(train_dataset=train_set, many_thr=20, few_thr=8)
 train_cfg = dict(max_epochs=1, val_interval=1)
 default_hooks = dict(checkpoint=dict(interval=1), logger=dict(interval=1))
 """
-
-
-def tool(name):
-    if TOOLS not in sys.path:
-        sys.path.insert(0, TOOLS)
-    spec = importlib.util.spec_from_file_location(name, osp.join(TOOLS, f'{name}.py'))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 @pytest.fixture(scope='module')
@@ -61,10 +49,10 @@ def trained(tmp_path_factory):
     return str(cfg_path), ckpt, root
 
 
-def test_per_class_accuracy(trained, capsys):
+def test_per_class_accuracy(analysis_tool, trained, capsys):
     cfg, ckpt, root = trained
     out = root / 'pc'
-    tool('per_class_accuracy').main([cfg, ckpt, '--out-dir', str(out)])
+    analysis_tool('per_class_accuracy').main([cfg, ckpt, '--out-dir', str(out)])
     assert (out / 'per_class_accuracy.png').stat().st_size > 10_000
     res = json.loads((out / 'per_class_accuracy.json').read_text())
     assert res['train_counts'] == [40, 30, 23, 18, 14, 11, 8, 6, 5, 4]
@@ -78,10 +66,10 @@ def test_per_class_accuracy(trained, capsys):
     assert 'wrote' in capsys.readouterr().out
 
 
-def test_gate_curves(trained):
+def test_gate_curves(analysis_tool, trained):
     cfg, ckpt, root = trained
     out = root / 'gc'
-    tool('plot_gate_curves').main([cfg, ckpt, '--out-dir', str(out)])
+    analysis_tool('plot_gate_curves').main([cfg, ckpt, '--out-dir', str(out)])
     assert (out / 'gate_curves.png').stat().st_size > 10_000
     params = json.loads((out / 'gate_params.json').read_text())
     state = torch.load(ckpt, map_location='cpu', weights_only=False)['state_dict']
@@ -94,10 +82,10 @@ def test_gate_curves(trained):
     assert np.isclose(first['lambda_'], float(state['backbone.stem_act.lambda_']))
 
 
-def test_attention_stats(trained):
+def test_attention_stats(analysis_tool, trained):
     cfg, ckpt, root = trained
     out = root / 'att'
-    tool('attention_stats').main([cfg, ckpt, '--out-dir', str(out)])
+    analysis_tool('attention_stats').main([cfg, ckpt, '--out-dir', str(out)])
     assert (out / 'attention_stats.png').stat().st_size > 10_000
     res = json.loads((out / 'attention_stats.json').read_text())
     assert len(res['blocks']) == 8 and res['groups'] == ['many', 'medium', 'few']
@@ -106,8 +94,8 @@ def test_attention_stats(trained):
     assert (var >= 0).all() and ((ent > 0) & (ent <= 1 + 1e-12)).all()
 
 
-def test_signal_statistics_by_hand():
-    ga = tool('gate_analysis')
+def test_signal_statistics_by_hand(analysis_tool):
+    ga = analysis_tool('gate_analysis')
     a = torch.tensor([[0.5, 0.5, 0.5, 0.5], [1.0, 0.0, 0.0, 0.0], [0.2, 0.4, 0.6, 0.8]])
     var, ent = ga._signal_stats(a)
     np.testing.assert_allclose(var, [0, 0.1875, 0.05], atol=1e-12)
@@ -115,15 +103,15 @@ def test_signal_statistics_by_hand():
     np.testing.assert_allclose(ent, [1, 0, -(q * np.log(q)).sum() / np.log(4)], atol=1e-12)
 
 
-def test_compare_gates_table_and_plots(trained, capsys):
+def test_compare_gates_table_and_plots(analysis_tool, trained, capsys):
     cfg, ckpt, root = trained
     work = root / 'cmp'
     # apa-aglu seed 0 is the fixture's run (same model: --reuse finds its checkpoint);
     # sigmoid-relu is trained by the tool (tools/train.py subprocess)
     (work / 'apa-aglu' / 'seed0').mkdir(parents=True)
     (work / 'apa-aglu' / 'seed0' / 'last_checkpoint').write_text(ckpt)
-    tool('compare_gates').main([cfg, '--variants', 'sigmoid-relu', 'apa-aglu', '--seeds', '0',
-                                '--work-dir', str(work), '--reuse'])
+    analysis_tool('compare_gates').main([cfg, '--variants', 'sigmoid-relu', 'apa-aglu',
+                                         '--seeds', '0', '--work-dir', str(work), '--reuse'])
     assert (work / 'sigmoid-relu' / 'seed0' / 'epoch_1.pth').is_file()
     for f in ('results.md', 'results.json', 'shot_accuracy.png', 'per_class_accuracy.png',
               'attention_stats.png', 'gate_curves.png'):

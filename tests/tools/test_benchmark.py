@@ -1,22 +1,16 @@
 """tools/analysis_tools/benchmark.py --memory-only: the deterministic saved-tensor tables (no
 timing) and the issue's memory targets read from them."""
-import importlib.util
 import json
-import os.path as osp
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TOOL = osp.join(REPO, 'tools', 'analysis_tools', 'benchmark.py')
+import pytest
 
 
-def load():
-    spec = importlib.util.spec_from_file_location('gated_mm_benchmark', TOOL)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+@pytest.fixture(scope='module')
+def bench(analysis_tool):
+    return analysis_tool('benchmark')
 
 
-def test_memory_only_op_and_model_tables(tmp_path, capsys):
-    bench = load()
+def test_memory_only_op_and_model_tables(bench, tmp_path, capsys):
     bench.main(['all', '--memory-only', '--shape', '2', '64', '56', '56', '--depth', '26',
                 '--batch', '1', '--size', '64', '--device', 'cpu', '--work-dir',
                 str(tmp_path)])
@@ -36,10 +30,9 @@ def test_memory_only_op_and_model_tables(tmp_path, capsys):
             models['APA + AGLU (ours)']['saved_bytes'])
 
 
-def test_inference_table_folds_and_fuses(tmp_path, capsys):
+def test_inference_table_folds_and_fuses(bench, tmp_path, capsys):
     """One repetition at a detection-like H x W: every variant runs, the folded ones report
     their BatchNorms folded (stem + 3 per block + 1 per projection shortcut), the others none."""
-    bench = load()
     bench.main(['inference', '--depth', '26', '--batch', '1', '--size', '32', '48',
                 '--repeats', '1', '--warmup', '0', '--device', 'cpu', '--work-dir',
                 str(tmp_path)])

@@ -1,24 +1,18 @@
 """tools/analysis_tools/benchmark_family.py at tiny sizes (1 repetition): the family's
 configs build through the registry, every member gets its plain and (where one exists)
 public-layout row (the layouts themselves: test_public_layouts.py)."""
-import importlib.util
-import os.path as osp
+import pytest
 
 import gated_mm  # noqa: F401
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+@pytest.fixture(scope='module')
+def tool(analysis_tool):
+    return analysis_tool('benchmark_family')
 
 
-def _tool():
-    spec = importlib.util.spec_from_file_location(
-        'benchmark_family', osp.join(REPO, 'tools', 'analysis_tools', 'benchmark_family.py'))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def test_family_covers_every_member():
-    fam = _tool().family(112)
+def test_family_covers_every_member(tool):
+    fam = tool.family(112)
     assert list(fam) == ['IIEU-B', 'IIEU-DC', 'AdaShift-B', 'AdaShift-MA', 'CBAM (Sigmoid)',
                          'CBAM (APA)', 'CBAM (APA + AGLU)', 'GE-θ⁻', 'GE-θ', 'GE-θ⁺']
     assert all(v['public'] is not None for k, v in fam.items() if not k.startswith('GE'))
@@ -27,8 +21,7 @@ def test_family_covers_every_member():
     assert fam['GE-θ']['ours']['attention_cfg'][3]['feat_size'] == 4  # ceil(112 / 32)
 
 
-def test_smoke_run(tmp_path):
-    tool = _tool()
+def test_smoke_run(tool, tmp_path):
     rows = tool.main(['--batch', '2', '--size', '32', '--width', '4', '--repeats', '1',
                       '--warmup', '0', '--only', 'IIEU-B', 'CBAM (APA + AGLU)', 'GE-θ',
                       '--work-dir', str(tmp_path)])

@@ -2,9 +2,7 @@
 compute the same functions as gated_mm's modules (float64), so a benchmark compares two
 layouts of one model, not two models. The equations are also written out here, from the
 public repositories, independently of both."""
-import importlib.util
 import math
-import os.path as osp
 
 import pytest
 import torch
@@ -12,16 +10,10 @@ import torch.nn.functional as F
 
 import gated_mm  # noqa: F401
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
 
 @pytest.fixture(scope='module')
-def pub():
-    spec = importlib.util.spec_from_file_location(
-        'public_layouts', osp.join(REPO, 'tools', 'analysis_tools', 'public_layouts.py'))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+def pub(analysis_tool):
+    return analysis_tool('public_layouts')
 
 
 def _close(a, b):
