@@ -12,12 +12,25 @@ TOOLS = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), '
 
 def load_analysis_tool(name):
     """The module of ``tools/analysis_tools/<name>.py``; the folder goes on ``sys.path`` so that
-    the tools' imports of each other (``from benchmark import ...``) resolve."""
+    the tools' imports of each other (``from benchmark import ...``) resolve.
+
+    The module is loaded once and kept in ``sys.modules`` under its name, so a test and a tool
+    that imports it (``benchmark_family`` imports ``public_layouts``) see the same classes; a
+    second copy would register classes that are not the ones the test holds."""
     if TOOLS not in sys.path:
         sys.path.insert(0, TOOLS)
-    spec = importlib.util.spec_from_file_location(name, osp.join(TOOLS, f'{name}.py'))
+    path = osp.join(TOOLS, f'{name}.py')
+    mod = sys.modules.get(name)
+    if mod is not None and osp.abspath(getattr(mod, '__file__', '') or '') == path:
+        return mod
+    spec = importlib.util.spec_from_file_location(name, path)
     mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    sys.modules[name] = mod
+    try:
+        spec.loader.exec_module(mod)
+    except BaseException:
+        del sys.modules[name]
+        raise
     return mod
 
 
