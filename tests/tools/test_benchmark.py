@@ -43,3 +43,25 @@ def test_inference_table_folds_and_fuses(bench, tmp_path, capsys):
     n_bn = 1 + 3 * 8 + 4  # ResNet-26: 8 bottlenecks, 4 projection shortcuts
     for name, r in rows.items():
         assert r['bn_folded'] == (n_bn if 'BN folded' in name else 0), name
+
+
+def test_saved_by_module_attributes_each_storage(bench):
+    """Linear → ReLU → Linear on a (3, 4) input, counted by hand: the first Linear keeps its
+    input x (3·4 floats), ReLU keeps its output (3·8), which the second Linear also keeps as
+    its input (one storage, two savers), and only the second weight (2·8 floats) is saved: x
+    needs no gradient, so the first Linear's weight is not needed in backward."""
+    import torch
+    from torch import nn
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 8, bias=False), nn.ReLU(), nn.Linear(8, 2, bias=False))
+    x = torch.randn(3, 4)
+    with bench.SavedByModule(model.parameters()) as s:
+        model(x).sum()
+    rows = {k: (b, c) for k, b, c in s.rows}
+    assert rows == {'Linear': (3 * 4 * 4, 1), 'Linear+ReLU': (3 * 8 * 4, 1),
+                    '(parameters)': (2 * 8 * 4, 1)}
+    with bench.SavedBytes() as t:
+        model(x).sum()
+    assert s.nbytes == t.nbytes
+    # the hooks are gone after the context
+    assert not torch.nn.modules.module._global_forward_hooks

@@ -24,11 +24,24 @@ def test_family_covers_every_member(tool):
 def test_smoke_run(tool, tmp_path):
     rows = tool.main(['--batch', '2', '--size', '32', '--width', '4', '--repeats', '1',
                       '--warmup', '0', '--only', 'IIEU-B', 'CBAM (APA + AGLU)', 'GE-θ',
-                      '--work-dir', str(tmp_path)])
+                      '--breakdown', '--work-dir', str(tmp_path)])
     assert [r['member'] for r in rows] == ['IIEU-B', 'CBAM (APA + AGLU)', 'GE-θ']
     for r in rows:
         assert r['ours']['step'] > 0 and r['ours']['img_s'] > 0 and r['ours']['saved'] > 0
         assert r['ours']['params'] > r['plain']['params']  # the member adds parameters
     assert rows[0]['public']['params'] == rows[0]['ours']['params']
     assert rows[2]['public'] is None
-    assert (tmp_path / 'benchmark_family.md').read_text().count('\n|') >= 4
+    md = (tmp_path / 'benchmark_family.md').read_text()
+    assert md.count('\n|') >= 4
+    # --breakdown: every model's savers add up to its saved bytes, and each member's own module
+    # is among the savers of ours and of the public layout
+    for r in rows:
+        for kind in ('plain', 'ours', 'public'):
+            if r[kind] is not None:
+                assert sum(b for _, b, _ in r[kind]['breakdown']) == r[kind]['saved']
+    savers = {kind: {k for row in r[kind]['breakdown'] for k in row[0].split('+')}
+              for kind, r in (('ours', rows[0]), ('public', rows[0]))}
+    assert 'IIEU' in savers['ours'] and 'PublicIIEU' in savers['public']
+    assert 'IIEU' not in {k for row in rows[0]['plain']['breakdown'] for k in row[0].split('+')}
+    assert 'CBAM' in {k for row in rows[1]['ours']['breakdown'] for k in row[0].split('+')}
+    assert '| IIEU-B/ours |' in md

@@ -93,6 +93,72 @@ class SavedBytes:
         return sum(self.storages.values())
 
 
+class SavedByModule:
+    """Which modules keep the saved tensors: bytes and counts per saver, storages deduplicated.
+
+    Inside the context, two global module hooks
+    (``torch.nn.modules.module.register_module_forward_pre_hook`` / ``..._forward_hook``) keep
+    the stack of modules whose ``forward`` is running, and a ``saved_tensors_hooks`` pack
+    records, for each storage autograd saves, the class of the innermost running module (the
+    one whose own code saved it; ``(no module)`` outside any). A storage saved by several
+    modules (a ReLU's output, which the next conv saves as its input) is counted once, under
+    the saver classes joined by ``+`` (``Conv2d+ReLU``). Storages of ``params`` (the model's
+    parameters, e.g. a conv's weight) are reported as ``(parameters)``. The total equals
+    :class:`SavedBytes`'s. Global hooks, unlike hooks on a module, leave the modules'
+    fused paths on (they test the module's own hooks).
+
+    ``rows``: ``[(saver, nbytes, n_storages)]``, largest first.
+    """
+
+    def __init__(self, params=()):
+        self._params = {p.untyped_storage().data_ptr() for p in params}
+
+    def __enter__(self):
+        from torch.nn.modules import module as nn_module
+        self.storages, stack = {}, []
+
+        def pre(mod, args):
+            stack.append(type(mod).__name__)
+
+        def post(mod, args, out):
+            if stack:
+                stack.pop()
+
+        def pack(t):
+            if isinstance(t, torch.Tensor):
+                st = t.untyped_storage()
+                ptr = st.data_ptr()
+                saver = ('(parameters)' if ptr in self._params else
+                         stack[-1] if stack else '(no module)')
+                entry = self.storages.setdefault(ptr, [st.nbytes(), set()])
+                entry[1].add(saver)
+            return t
+
+        self._handles = (nn_module.register_module_forward_pre_hook(pre),
+                         nn_module.register_module_forward_hook(post))
+        self._ctx = torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t)
+        self._ctx.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self._ctx.__exit__(*exc)
+        for h in self._handles:
+            h.remove()
+
+    @property
+    def nbytes(self):
+        return sum(n for n, _ in self.storages.values())
+
+    @property
+    def rows(self):
+        by = {}
+        for n, savers in self.storages.values():
+            key = '+'.join(sorted(savers))
+            b, c = by.get(key, (0, 0))
+            by[key] = (b + n, c + 1)
+        return sorted(((k, b, c) for k, (b, c) in by.items()), key=lambda r: -r[1])
+
+
 @contextlib.contextmanager
 def settings(mode=None, fuse_end=True):
     """Run with the kernel mode (None: as configured, else ``'eager'``/``'auto'``/

@@ -2,7 +2,8 @@
 """Model-level speed and memory of the whole gated family, side by side, in one run.
 
     python tools/analysis_tools/benchmark_family.py [--batch 8] [--size 112] [--width 32]
-        [--repeats 5] [--warmup 1] [--only NAME ...] [--profile] [--work-dir DIR]
+        [--repeats 5] [--warmup 1] [--only NAME ...] [--profile] [--breakdown]
+        [--work-dir DIR]
 
 For every family member (IIEU-B, IIEU-DC, AdaShift-B, AdaShift-MA, CBAM with Sigmoid / APA /
 APA + AGLU, GE-θ⁻ / θ / θ⁺; all ResNet-50 bottleneck layouts) three models:
@@ -34,6 +35,8 @@ Inference: eval-mode forward under ``torch.no_grad``, images/s.
 Targets (issue 17): train step ≤ 1.30× plain, saved activations ≤ 1.10× plain, and faster and
 lighter than the public layout. ``--profile``: for every ``ours`` model that misses a time
 target, the top operators of one training step (``torch.profiler``, self CPU time).
+``--breakdown``: every model's saved activations split by the module class that saved them
+(``benchmark.SavedByModule``): where the bytes over plain are.
 Results: ``<work_dir>/benchmark_family.md`` and ``.json``; the table is printed.
 """
 import argparse
@@ -56,7 +59,7 @@ BASE = osp.join(REPO, 'configs', '_base_', 'models')
 HERE = osp.dirname(osp.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
-from benchmark import SavedBytes, interleaved  # noqa: E402  (the op/model benchmark's timers)
+from benchmark import SavedBytes, SavedByModule, interleaved  # noqa: E402  (timers, meters)
 import public_layouts  # noqa: E402  (the public codes' layouts, plain autograd)
 
 CPU = torch.device('cpu')
@@ -157,7 +160,14 @@ def make_model(cfg, width, x, y):
         del out
         return s.nbytes
 
-    return dict(step=step, infer=infer, saved=saved,
+    def breakdown():
+        backbone.train()
+        with SavedByModule(backbone.parameters()) as s:
+            out = backbone(x)[-1]
+        del out
+        return s.rows
+
+    return dict(step=step, infer=infer, saved=saved, breakdown=breakdown,
                 params=sum(p.numel() for p in backbone.parameters()))
 
 
@@ -200,6 +210,7 @@ def run(args):
     infer = interleaved({k: m['infer'] for k, m in models.items()}, args.repeats, args.warmup,
                         CPU)
     saved = {k: m['saved']() for k, m in models.items()}
+    breakdown = ({k: m['breakdown']() for k, m in models.items()} if args.breakdown else {})
     rows = []
     for name, v in fam.items():
         row = dict(member=name)
@@ -208,7 +219,9 @@ def run(args):
             row[kind] = None if k is None else dict(
                 step=train[k]['median'], step_iqr=train[k]['iqr'],
                 img_s=args.batch / infer[k]['median'], saved=saved[k],
-                params=models[k]['params'])
+                params=models[k]['params'], key=k)
+            if k is not None and k in breakdown:
+                row[kind]['breakdown'] = breakdown[k]
         o, p, q = row['ours'], row['plain'], row['public']
         row['step_vs_plain'] = o['step'] / p['step']
         row['saved_vs_plain'] = o['saved'] / p['saved']
@@ -249,12 +262,41 @@ def format_rows(rows, args):
             f"{_f(r['saved_vs_public'], '.2f')} | {p['img_s']:.1f} | {o['img_s']:.1f} | "
             f"{_f(q.get('img_s'), '.1f')} | {r['infer_vs_plain']:.2f} | "
             f"{'met' if r['met'] else 'missed'} |")
+    if any('breakdown' in r['ours'] for r in rows):
+        lines += ['', f'Saved activations by the module that saved them (MiB, tensors in '
+                  f'parentheses; the {BREAKDOWN_TOP} largest savers, then the rest; '
+                  f'``A+B``: one storage saved by both, e.g. an activation\'s output that the '
+                  f'next conv keeps as its input).', '',
+                  '| model | saved | largest savers |', '|---|---|---|']
+        done = set()
+        for r in rows:
+            for kind in ('plain', 'ours', 'public'):
+                m = r[kind]
+                if m is None or 'breakdown' not in m or m['key'] in done:
+                    continue
+                done.add(m['key'])
+                lines.append(f"| {m['key']} | {m['saved'] / 2**20:.1f} | "
+                             f"{format_breakdown(m['breakdown'])} |")
     for r in rows:
         if r.get('profile'):
             ops = ', '.join(f'{k} {share:.0%}' for k, share in r['profile'])
             lines.append(f"\nProfile of one `{r['member']}` (ours) training step, top self-CPU "
                          f"operators: {ops}")
     return '\n'.join(lines)
+
+
+BREAKDOWN_TOP = 6
+
+
+def format_breakdown(rows, top=BREAKDOWN_TOP):
+    """``Conv2d 57.9 (53), BatchNorm2d 43.3 (53), ..., rest 1.2 (40)`` from
+    :class:`SavedByModule` rows."""
+    parts = [f'{k} {b / 2**20:.1f} ({c})' for k, b, c in rows[:top]]
+    rest = rows[top:]
+    if rest:
+        parts.append(f'rest {sum(b for _, b, _ in rest) / 2**20:.1f} '
+                     f'({sum(c for _, _, c in rest)})')
+    return ', '.join(parts)
 
 
 def parse_args(argv=None):
@@ -267,6 +309,8 @@ def parse_args(argv=None):
     p.add_argument('--only', nargs='+', help='members to run (default: all)')
     p.add_argument('--profile', action='store_true',
                    help='top operators of the members that miss a time target')
+    p.add_argument('--breakdown', action='store_true',
+                   help='saved activations of every model by the module class that saved them')
     p.add_argument('--work-dir', default='work_dirs/benchmark')
     return p.parse_args(argv)
 
