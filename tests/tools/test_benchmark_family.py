@@ -13,12 +13,16 @@ def tool(analysis_tool):
 
 def test_family_covers_every_member(tool):
     fam = tool.family(112)
-    assert list(fam) == ['IIEU-B', 'IIEU-DC', 'AdaShift-B', 'AdaShift-MA', 'CBAM (Sigmoid)',
+    assert list(fam) == ['IIEU-B', 'IIEU-DC', 'AdaShift-B', 'AdaShift-MA',
+                         'AdaShift-MA (recompute_shift)', 'CBAM (Sigmoid)',
                          'CBAM (APA)', 'CBAM (APA + AGLU)', 'GE-θ⁻', 'GE-θ', 'GE-θ⁺']
     assert all(v['public'] is not None for k, v in fam.items() if not k.startswith('GE'))
     assert fam['IIEU-B']['ours']['act_cfg']['bn2']['type'] == 'IIEU'
     assert fam['IIEU-B']['public']['act_cfg']['bn2']['type'] == 'PublicIIEU'
     assert fam['GE-θ']['ours']['attention_cfg'][3]['feat_size'] == 4  # ceil(112 / 32)
+    ma = fam['AdaShift-MA (recompute_shift)']['ours']['act_cfg']
+    assert {v['recompute_shift'] for v in ma.values()} == {True}
+    assert 'recompute_shift' not in fam['AdaShift-MA']['ours']['act_cfg']['bn2']
 
 
 def test_smoke_run(tool, tmp_path):

@@ -5,8 +5,9 @@
         [--repeats 5] [--warmup 1] [--only NAME ...] [--profile] [--breakdown]
         [--work-dir DIR]
 
-For every family member (IIEU-B, IIEU-DC, AdaShift-B, AdaShift-MA, CBAM with Sigmoid / APA /
-APA + AGLU, GE-θ⁻ / θ / θ⁺; all ResNet-50 bottleneck layouts) three models:
+For every family member (IIEU-B, IIEU-DC, AdaShift-B, AdaShift-MA (as configured, and with
+``recompute_shift=True``), CBAM with Sigmoid / APA / APA + AGLU, GE-θ⁻ / θ / θ⁺; all ResNet-50
+bottleneck layouts) three models:
 
 * ``ours``: the backbone of its config in ``configs/_base_/models/`` (IIEU, AdaShift, GE)
   or the GatedResNet ``attention_cfg=dict(type='CBAM', style='apa', ...)`` (no CBAM base
@@ -99,9 +100,13 @@ def family(size):
     out['AdaShift-B'] = dict(ours=ours, plain=plain_silu,
                              public=dict(ours, act_cfg=dict(type='PublicAdaShiftB')))
     ours = _base('gated-resnet50_adashift-ma.py')
-    out['AdaShift-MA'] = dict(ours=ours, plain=plain_silu,
-                              public=dict(ours, act_cfg=_swap(ours['act_cfg'], 'AdaShiftMA',
-                                                              dict(type='PublicAdaShiftMA'))))
+    public_ma = dict(ours, act_cfg=_swap(ours['act_cfg'], 'AdaShiftMA',
+                                         dict(type='PublicAdaShiftMA')))
+    out['AdaShift-MA'] = dict(ours=ours, plain=plain_silu, public=public_ma)
+    recompute = dict(ours, act_cfg={k: dict(v, recompute_shift=True)
+                                    for k, v in ours['act_cfg'].items()})
+    out['AdaShift-MA (recompute_shift)'] = dict(ours=recompute, plain=plain_silu,
+                                                public=public_ma)
     sig, apa = dict(type='Sigmoid'), dict(type='APA', kappa_init=(0.0, 1.0),
                                           lambda_init=(0.0, 1.0))
     aglu = _base('gated-se-resnet50_apa-aglu.py')['act_cfg']

@@ -28,12 +28,21 @@ pooling bin j covers rows ⌊jH/g⌋ … ⌈(j+1)H/g⌉ − 1 and every pixel ta
 Both compute in float32 under autocast (float64 stays float64) and return the input dtype.
 
 Memory: the gate x̃·sigmoid(x̃ + Δ) is one autograd node (:class:`_SelfGate`) that keeps only x̃,
-in its own dtype, and the small Δ ((N, C) or the (N, C, g, g) grid), and recomputes the sigmoid in
-backward; plain autograd would also keep the full-size sigmoid output. The forward allocates one
+in its own dtype, and the small Δ ((N, C), the (N, C, g, g) grid, or Δ↑ where H·W ≤ g²), and
+recomputes the sigmoid in backward; plain autograd would also keep the full-size sigmoid output. The forward allocates one
 full-size tensor, the output (Δ is broadcast, or nearest-upsampled into the output buffer). Saved
 memory is then x̃ plus O(N·C·g²), as for a native activation; outputs are those of plain autograd
 bit for bit (float32, CPU), gradients to float32 rounding (the K×K block sums of the backward run
 as ATen's pooling kernel, in another order than autograd's broadcast reduction).
+
+AdaShift-MA's shift path (pooling, three LayerNorms, attention, LayerNorm) keeps about seven
+(N, g², C) token tensors for its backward: each as large as x̃ where the map is g×g (a
+ResNet's layer 4 at 224², layer 3 at 112²), larger where the map is smaller. That is the default (``recompute_shift=False``), as in the public
+code. With ``recompute_shift=True`` Δ is computed under ``torch.utils.checkpoint``
+(non-reentrant) from x̃, which the gate keeps anyway: nothing of the shift path is kept, it is
+run again in backward (a pooling read of x̃ and O(N·C·g²) work); values and gradients are those
+of the stored path bit for bit. It trades time for memory: ``docs/benchmarks.md`` has both,
+measured on the same ResNet-50.
 """
 from typing import Optional
 
@@ -41,6 +50,7 @@ import torch
 import torch.nn.functional as F
 from mmengine.registry import MODELS
 from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
 
 
 def _check_channels(name: str, channels):
@@ -201,6 +211,10 @@ class AdaShiftMA(nn.Module):
             the public stem uses 1.0 with ``proj=True``).
         eps: eps of every LayerNorm (1e-6).
         proj_init_std: std of the truncated-normal init of ``proj`` (0.02).
+        recompute_shift: False (default): keep the shift path's intermediates for backward,
+            as the public code's plain autograd does. True: keep nothing of it and recompute
+            Δ from x̃ in backward (``torch.utils.checkpoint``; module docstring): less memory,
+            more time; the same values either way.
         inplace: accepted for act_cfg compatibility; ignored.
 
     Shape: (N, C, H, W), any H, W ≥ 1 → the same shape and dtype.
@@ -221,6 +235,7 @@ class AdaShiftMA(nn.Module):
                  shift_bias_init: float = 0.0,
                  eps: float = 1e-6,
                  proj_init_std: float = 0.02,
+                 recompute_shift: bool = False,
                  inplace: bool = False):
         super().__init__()
         _check_channels('AdaShiftMA', channels)
@@ -232,6 +247,7 @@ class AdaShiftMA(nn.Module):
                              f'{heads}; set num_heads (or head_channels) accordingly')
         self.channels, self.grid_size, self.num_heads = channels, grid_size, heads
         self.head_dim = channels // heads
+        self.recompute_shift = bool(recompute_shift)
         self.norm_q = nn.LayerNorm(channels, eps=eps)
         self.norm_k = nn.LayerNorm(channels, eps=eps)
         self.norm_v = nn.LayerNorm(channels, eps=eps)
@@ -262,6 +278,9 @@ class AdaShiftMA(nn.Module):
             out = out @ self.proj.weight.to(out.dtype).t()
         return _layer_norm(out, self.norm).transpose(1, 2).reshape(n, c, g, g)
 
+    def _shift_of(self, x: Tensor, dtype: torch.dtype) -> Tensor:
+        return self.shift(x.to(dtype))
+
     def forward(self, x: Tensor) -> Tensor:
         if x.dim() != 4 or x.shape[1] != self.channels:
             raise ValueError(f'AdaShiftMA: expected input (N, {self.channels}, H, W), got shape '
@@ -270,14 +289,22 @@ class AdaShiftMA(nn.Module):
         g = self.grid_size
         dtype = torch.promote_types(x.dtype, torch.float32)
         with torch.autocast(x.device.type, enabled=False):
-            delta = self.shift(x.to(dtype))
+            if self.recompute_shift and torch.is_grad_enabled():
+                # only x (kept by the gate below) is held for the recompute, not z = x.to(dtype)
+                delta = checkpoint(self._shift_of, x, dtype, use_reentrant=False,
+                                   preserve_rng_state=False)
+            else:
+                delta = self._shift_of(x, dtype)
             # z · sigmoid(z + Δ↑), keeping x and the grid Δ only
             if h % g == 0 and w % g == 0:  # the public K×K broadcast, no upsampled copy
                 out = _self_gate(x, delta, block=(h // g, w // g))
+            elif h * w <= g * g:  # a map no larger than the grid: keep Δ↑, the smaller one
+                out = _self_gate(x, F.interpolate(delta, size=(h, w), mode='nearest'))
             else:
                 out = _self_gate(x, delta, (h, w))
         return out.to(x.dtype)
 
     def extra_repr(self) -> str:
         return (f'channels={self.channels}, grid_size={self.grid_size}, '
-                f'num_heads={self.num_heads}, proj={self.proj is not None}')
+                f'num_heads={self.num_heads}, proj={self.proj is not None}, '
+                f'recompute_shift={self.recompute_shift}')

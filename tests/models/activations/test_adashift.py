@@ -223,6 +223,34 @@ def test_keeps_only_the_input_and_equals_plain_autograd(cls, size):
         assert err <= 2 * err_plain + 1e-7 * r.norm(), (err, err_plain)
 
 
+@pytest.mark.parametrize('size', [(14, 14), (7, 7), (10, 17), (5, 3)],
+                         ids=['cells', 'g-by-g', 'any', 'smaller-than-grid'])
+def test_ma_recompute_shift_keeps_x_and_delta_only_and_changes_nothing(size):
+    """recompute_shift=True: of the shift path nothing is saved, only x and Δ (the
+    grid, or Δ↑ for a map smaller than the grid); outputs and every gradient equal those of
+    recompute_shift=False bit for bit (float32, the same kernels run again), which keeps the
+    attention's token tensors."""
+    torch.manual_seed(8)
+    x = (torch.randn(2, 16, *size) * 2).requires_grad_()
+    results, kept = [], []
+    for recompute in (True, False):
+        m = randomise(AdaShiftMA(16, num_heads=2, recompute_shift=recompute), seed=8)
+        saved = saved_storages(m, x)
+        kept.append(sum(b for b, _, _ in saved.values()))
+        if recompute:
+            others = [numel for p, (_, numel, _) in saved.items()
+                      if p != x.untyped_storage().data_ptr()]
+            h, w = size
+            delta = h * w if h * w <= 49 else 49  # Δ↑, else the 7×7 grid
+            assert sorted(others) == [2 * 16 * delta], others
+        out = m(x)
+        grads = torch.autograd.grad(out, [x, *m.parameters()], torch.cos(out.detach()))
+        results.append([out.detach(), *grads])
+    for a, b in zip(*results):
+        assert torch.equal(a, b)
+    assert kept[0] < kept[1]
+
+
 @pytest.mark.parametrize('cls', [AdaShiftB, AdaShiftMA])
 def test_bf16_autocast_keeps_the_bf16_input_not_a_float32_copy(cls):
     m = cls(8)
