@@ -4,7 +4,8 @@ Two autograd nodes fuse a scalar-parameter APA/AGLU with the modules before it, 
 unfused results and less saved memory:
 
 * BatchNorm → APA/AGLU, :func:`~.norm_act.batch_norm_act` (every conv → BN → act unit of the
-  gated backbones);
+  gated backbones); for BatchNorm → IIEU-B, :func:`~.norm_act.batch_norm_iieu` keeps the BN
+  input instead of its output (:func:`norm_output_recomputable`);
 * attention scale + residual add (with BatchNorms folded in) → APA/AGLU,
   :func:`~.residual_act.residual_act` (the end of a gated residual block, where
   :meth:`~gated_mm.models.backbones.GatedResidualBlock.block_end_fusion` says so).
@@ -32,7 +33,8 @@ def fusion(enabled: Optional[bool] = None, *, norm_act: Optional[bool] = None,
 
     Args:
         enabled: both nodes (None: as they are).
-        norm_act: the BatchNorm → APA/AGLU node (None: as ``enabled``).
+        norm_act: the BatchNorm → APA/AGLU node, and BatchNorm → IIEU-B's recompute of the BN
+            output (None: as ``enabled``).
         residual_act: the residual node, i.e. the fused block end (None: as ``enabled``).
 
     Examples: ``fusion(False)`` runs every module unfused; ``fusion(residual_act=False)`` only
@@ -83,6 +85,16 @@ def norm_act_fusion(norm: nn.Module, act: nn.Module) -> Optional[str]:
     if _fusable_norm(norm) and torch.is_grad_enabled():
         return 'train'
     return 'eval' if _fusable_norm(norm, training=False) else None
+
+
+def norm_output_recomputable(norm: nn.Module) -> bool:
+    """Whether an activation after ``norm`` may keep the norm's input instead of its output and
+    recompute the output y·α + β in backward (:func:`~.norm_act.batch_norm_iieu`): ``norm`` a
+    plain BatchNorm (training or eval mode) without forward hooks, grad enabled, not under
+    ``torch.compile``/``torch.jit.trace`` nor ``fusion(norm_act=False)``."""
+    return (_enabled['norm_act'] and not _tracing() and torch.is_grad_enabled()
+            and isinstance(norm, nn.Module) and _fusable_norm(norm, training=norm.training)
+            and not has_forward_hooks(norm))
 
 
 def residual_fusable(act: nn.Module, main_norm: Optional[nn.Module] = None,

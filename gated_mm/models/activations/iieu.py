@@ -170,24 +170,43 @@ def _core_backward(xt: Tensor, x_norm: Tensor, w_norm: Tensor, nu: Tensor, eta: 
             reduce_to(torch.where(upper, torch.zeros_like(e), g_x * e * (1 - eta)), eta.shape))
 
 
+def _core_backward_affine(src: Tensor, alpha: Tensor, beta: Tensor, *args):
+    """:func:`_core_backward` at x̃ = src·α + β (a BatchNorm output recomputed from its input)."""
+    return _core_backward(src.to(alpha.dtype) * alpha + beta, *args)
+
+
 #: IIEU's fused kernels (mode: :func:`~.fused.kernel_mode`).
-KERNELS = FusedKernels('IIEU', {'forward': _core_forward, 'backward': _core_backward})
+KERNELS = FusedKernels('IIEU', {'forward': _core_forward, 'backward': _core_backward,
+                                'backward_affine': _core_backward_affine})
 
 
 class _IIEUCore(torch.autograd.Function):
-    """x̃ · ς(x̃ / D + ν) with recomputation in backward (saved: x̃ and the small factors)."""
+    """x̃ · ς(x̃ / D + ν) with recomputation in backward (saved: x̃ and the small factors).
+
+    With ``src`` (the BatchNorm input y, (N, G, C/G, H, W) in its own dtype) and per-channel
+    ``alpha``, ``beta`` (x̃ = y·α + β, the BatchNorm as an affine map), x̃ itself is not saved:
+    the backward recomputes it from y, which the BatchNorm keeps anyway."""
 
     @staticmethod
     def forward(ctx, xt, x_norm, w_norm, nu, eta, eps: float, x_eps: float, separate: bool,
-                tol: float):
-        ctx.save_for_backward(xt, x_norm, w_norm, nu, eta)
+                tol: float, src=None, alpha=None, beta=None):
+        if src is None:
+            ctx.save_for_backward(xt, x_norm, w_norm, nu, eta)
+        else:
+            ctx.save_for_backward(src, x_norm, w_norm, nu, eta, alpha, beta)
+        ctx.recompute = src is not None
         ctx.consts = (eps, x_eps, separate, tol)
         return KERNELS.run('forward', xt, x_norm, w_norm, nu, eta, eps, x_eps, separate, tol)
 
     @staticmethod
     def backward(ctx, grad):
-        grads = KERNELS.run('backward', *ctx.saved_tensors, grad, *ctx.consts)
-        return (*grads, None, None, None, None)
+        if ctx.recompute:
+            src, x_norm, w_norm, nu, eta, alpha, beta = ctx.saved_tensors
+            grads = KERNELS.run('backward_affine', src, alpha, beta, x_norm, w_norm, nu, eta,
+                                grad, *ctx.consts)
+        else:
+            grads = KERNELS.run('backward', *ctx.saved_tensors, grad, *ctx.consts)
+        return (*grads, None, None, None, None, None, None, None)
 
 
 def _compute_dtype(t: Tensor) -> torch.dtype:
@@ -205,8 +224,13 @@ def iieu_b(x: Tensor,
            eps_mode: str = 'product',
            patch_norm: str = 'group',
            zero_patch: str = 'zero',
-           zero_patch_tol: float = 1e-6) -> Tensor:
-    """Functional IIEU-B; see the module docstring. Shapes and arguments as :class:`IIEU`."""
+           zero_patch_tol: float = 1e-6,
+           norm_affine: Optional[Tuple[Tensor, Tensor, Tensor]] = None) -> Tensor:
+    """Functional IIEU-B; see the module docstring. Shapes and arguments as :class:`IIEU`.
+
+    ``norm_affine`` = (y, α, β): x is a BatchNorm's output y·α + β (y (N, C, H, W), α, β (C, )
+    constants); then x is not kept for backward but recomputed from y (see
+    :func:`~.norm_act.batch_norm_iieu`)."""
     kernel, stride, padding, dilation, groups, mode = _conv_geometry(conv)
     weight = conv.weight
     c_out = weight.shape[0]
@@ -232,12 +256,18 @@ def iieu_b(x: Tensor,
         stats = F.layer_norm(xt.mean(dim=(2, 3)), (c_out, ), shift_weight.to(dtype),
                              shift_bias.to(dtype), shift_eps)
         nu = torch.sigmoid(stats).view(n, g, c_out // g, 1, 1)
+        src = alpha = beta = None
+        if norm_affine is not None:
+            y, alpha, beta = norm_affine
+            src = y.reshape(n, g, c_out // g, h, wd)
+            alpha, beta = (t.to(dtype).view(1, g, c_out // g, 1, 1) for t in (alpha, beta))
         out = _IIEUCore.apply(xt.reshape(n, g, c_out // g, h, wd), x_norm[:, :, None],
                               w_norm.view(1, g, c_out // g, 1, 1), nu,
                               eta.to(dtype).view(1, g, c_out // g, 1, 1), float(eps),
                               float(eps) * public_patch_eps_factor(kernel),
                               eps_mode == 'separate',
-                              float(zero_patch_tol) if zero_patch == 'zero' else 0.0)
+                              float(zero_patch_tol) if zero_patch == 'zero' else 0.0,
+                              src, alpha, beta)
     return out.reshape(n, c_out, h, wd).to(x.dtype)
 
 
@@ -295,6 +325,10 @@ class IIEU(nn.Module):
     Shape: x̃ (N, C, H', W'); x_pre (N, C_in, H, W) with (H', W') the conv's output size;
     output (N, C, H', W') in the dtype of x̃.
 
+    Call ``unit(x_tilde, x_pre, conv, norm_affine=(y, α, β))`` when x̃ = y·α + β is a
+    BatchNorm's output (:func:`~gated_mm.models.activations.norm_act.batch_norm_iieu`, which
+    GatedResNet uses): the unit then keeps y, which the BatchNorm keeps, instead of x̃.
+
     Raises:
         ValueError: bad arguments, a missing x_pre/conv, or shapes that do not belong together.
     """
@@ -331,7 +365,8 @@ class IIEU(nn.Module):
         self.eta = nn.Parameter(torch.full((channels, ), float(eta_init)))
 
     def forward(self, x: Tensor, x_pre: Optional[Tensor] = None,
-                conv: Optional[nn.Module] = None) -> Tensor:
+                conv: Optional[nn.Module] = None,
+                norm_affine: Optional[Tuple[Tensor, Tensor, Tensor]] = None) -> Tensor:
         if x_pre is None or conv is None:
             raise ValueError('IIEU needs the conv input and the conv: call unit(x_tilde, x_pre, '
                              'conv), or put IIEU at a conv position of GatedResNet (stem, bn1, '
@@ -341,7 +376,7 @@ class IIEU(nn.Module):
                              f'{tuple(x.shape)}')
         return iieu_b(x, x_pre, conv, self.eta, self.norm.weight, self.norm.bias, self.norm.eps,
                       self.eps, self.eps_mode, self.patch_norm, self.zero_patch,
-                      self.zero_patch_tol)
+                      self.zero_patch_tol, norm_affine)
 
     def extra_repr(self) -> str:
         return (f'channels={self.channels}, eps={self.eps}, eps_mode={self.eps_mode!r}, '

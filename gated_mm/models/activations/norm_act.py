@@ -24,13 +24,18 @@ Used by :func:`batch_norm_act` only where it is exactly equivalent: an ``nn.Batc
 (not SyncBN) with affine parameters and running statistics, in training or eval mode, followed
 by an :class:`~.apa_aglu.APA` / :class:`~.apa_aglu.AGLU` with scalar κ, λ
 (:func:`~.fusion_policy.norm_act_fusion`); everywhere else the two modules run unfused.
+
+BatchNorm → IIEU-B (:func:`batch_norm_iieu`): the BatchNorm runs as itself (its autograd
+node keeps its input y); the IIEU-B unit is handed (y, α, β) and keeps y instead of its own
+input x̃ = y·α + β, recomputing x̃ in its backward. One full-size tensor less per unit; x̃'s
+recomputation rounds like the BatchNorm (float32: ~1e-7 relative, float64 exact to rounding).
 """
 import torch
 from torch import Tensor, nn
 
 from .apa_aglu import backward_math, forward_math
 from .fused import FunctionInputs, FusedKernels
-from .fusion_policy import norm_act_fusion
+from .fusion_policy import norm_act_fusion, norm_output_recomputable
 
 
 def _affine_forward_math(x: Tensor, alpha: Tensor, beta: Tensor, kappa: Tensor,
@@ -142,3 +147,38 @@ def batch_norm_act(norm: nn.Module, act: nn.Module, x: Tensor) -> Tensor:
             running_mean=norm.running_mean, running_var=norm.running_var, factor=factor,
             eps=norm.eps, kappa=kappa, lambda_=lambda_, unit=act.unit, training=training))
     return out.to(x.dtype)
+
+
+def batch_norm_iieu(norm: nn.Module, act: nn.Module, y: Tensor, x_pre: Tensor,
+                    conv: nn.Module) -> Tensor:
+    """``act(norm(y), x_pre, conv)`` for an IIEU-B ``act``, keeping y (which ``norm`` keeps)
+    instead of x̃ = norm(y) where :func:`~.fusion_policy.norm_output_recomputable` allows.
+
+    α, β: the BatchNorm as y·α + β, α = γ/sqrt(σ² + ε), β = β_BN − μ·α, with the batch
+    statistics in training mode (those ATen's ``native_batch_norm``, which ``nn.BatchNorm``
+    runs, normalises with and returns; the running statistics and ``num_batches_tracked`` are
+    updated as ``nn.BatchNorm`` does), the running statistics in eval mode; constants (no gradient flows through them: x̃'s gradient goes
+    through the BatchNorm's own backward).
+
+    Args:
+        norm: the normalisation after ``conv`` (any; only a plain BatchNorm is recomputed).
+        act: an IIEU-B (``needs_conv_input``).
+        y: the conv output (N, C, H', W'), input of ``norm``.
+        x_pre, conv: the conv input and the conv, as IIEU-B needs them.
+
+    Returns:
+        IIEU-B's output (N, C, H', W'), in the dtype of ``norm(y)``. float32/float64 y only
+        (under autocast, and elsewhere, the modules run as they are).
+    """
+    if not (norm_output_recomputable(norm) and y.dtype in (torch.float32, torch.float64)):
+        return act(norm(y), x_pre, conv)
+    if norm.training:  # nn.BatchNorm's own computation, which also returns μ_B and 1/σ_B
+        xt, mean, invstd = torch.native_batch_norm(y, norm.weight, norm.bias, norm.running_mean,
+                                                   norm.running_var, True, bn_step(norm),
+                                                   norm.eps)
+    else:
+        xt = norm(y)
+        mean, invstd = norm.running_mean, _invstd(norm.running_var, norm.eps)
+    with torch.no_grad():
+        alpha, beta = _affine(norm.weight, norm.bias, mean.to(y.dtype), invstd.to(y.dtype), 2)
+    return act(xt, x_pre, conv, norm_affine=(y, alpha.view(-1), beta.view(-1)))

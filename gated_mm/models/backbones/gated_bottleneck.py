@@ -36,7 +36,7 @@ from mmengine.registry import MODELS
 from torch import Tensor, nn
 
 from ..activations.fusion_policy import has_forward_hooks, residual_fusable
-from ..activations.norm_act import batch_norm_act
+from ..activations.norm_act import batch_norm_act, batch_norm_iieu
 from ..activations.residual_act import residual_act
 
 #: Activation positions of a block (``stem`` is a position of the backbone only).
@@ -74,10 +74,11 @@ def needs_conv_input(act: nn.Module) -> bool:
 def conv_norm_act(x: Tensor, conv: nn.Module, norm: nn.Module, act: nn.Module) -> Tensor:
     """One conv → norm → act unit; the activation gets (x, conv) if it needs them.
 
-    BN → APA/AGLU runs as one memory-light node (:func:`batch_norm_act`, same results).
+    BN → APA/AGLU runs as one memory-light node (:func:`batch_norm_act`, same results); BN →
+    IIEU-B keeps the BN input, not its output (:func:`batch_norm_iieu`).
     """
     if needs_conv_input(act):
-        return act(norm(conv(x)), x, conv)
+        return batch_norm_iieu(norm, act, conv(x), x, conv)
     return batch_norm_act(norm, act, conv(x))
 
 
