@@ -327,13 +327,15 @@ class IIEU(nn.Module):
 
     Call ``unit(x_tilde, x_pre, conv, norm_affine=(y, α, β))`` when x̃ = y·α + β is a
     BatchNorm's output (:func:`~gated_mm.models.activations.norm_act.batch_norm_iieu`, which
-    GatedResNet uses): the unit then keeps y, which the BatchNorm keeps, instead of x̃.
+    GatedResNet uses; class attribute ``accepts_norm_affine``): the unit then keeps y, which
+    the BatchNorm keeps, instead of x̃.
 
     Raises:
         ValueError: bad arguments, a missing x_pre/conv, or shapes that do not belong together.
     """
     needs_channels = True
     needs_conv_input = True
+    accepts_norm_affine = True
 
     def __init__(self,
                  channels: int,

@@ -162,7 +162,8 @@ def batch_norm_iieu(norm: nn.Module, act: nn.Module, y: Tensor, x_pre: Tensor,
 
     Args:
         norm: the normalisation after ``conv`` (any; only a plain BatchNorm is recomputed).
-        act: an IIEU-B (``needs_conv_input``).
+        act: an IIEU-B (``needs_conv_input``); handed ``norm_affine`` only if its class sets
+            ``accepts_norm_affine`` (others are called as ``act(norm(y), x_pre, conv)``).
         y: the conv output (N, C, H', W'), input of ``norm``.
         x_pre, conv: the conv input and the conv, as IIEU-B needs them.
 
@@ -170,7 +171,8 @@ def batch_norm_iieu(norm: nn.Module, act: nn.Module, y: Tensor, x_pre: Tensor,
         IIEU-B's output (N, C, H', W'), in the dtype of ``norm(y)``. float32/float64 y only
         (under autocast, and elsewhere, the modules run as they are).
     """
-    if not (norm_output_recomputable(norm) and y.dtype in (torch.float32, torch.float64)):
+    if not (getattr(act, 'accepts_norm_affine', False) and norm_output_recomputable(norm)
+            and y.dtype in (torch.float32, torch.float64)):
         return act(norm(y), x_pre, conv)
     if norm.training:  # nn.BatchNorm's own computation, which also returns μ_B and 1/σ_B
         xt, mean, invstd = torch.native_batch_norm(y, norm.weight, norm.bias, norm.running_mean,

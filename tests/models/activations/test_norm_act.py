@@ -279,3 +279,25 @@ def test_batch_norm_iieu_gradcheck():
     y = torch.randn(2, 3, 4, 4, dtype=torch.float64, requires_grad=True)
     xp = torch.randn(2, 2, 4, 4, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda a, b: batch_norm_iieu(bn, act, a, b, conv), (y, xp))
+
+
+def test_batch_norm_iieu_calls_other_units_as_they_are():
+    """A unit that does not declare ``accepts_norm_affine`` (a user's or the public layout's
+    IIEU) is called as act(norm(y), x_pre, conv)."""
+    from gated_mm.models.activations.norm_act import batch_norm_iieu
+    conv, bn, _ = iieu_unit()
+    calls = []
+
+    class Unit(nn.Module):
+        needs_conv_input = True
+
+        def forward(self, xt, x_pre, conv):
+            calls.append(xt)
+            return xt
+
+    x = torch.randn(2, 4, 5, 5, dtype=torch.float64)
+    y = conv(x)
+    ref = copy.deepcopy(bn)
+    out = batch_norm_iieu(bn, Unit(), y, x, conv)
+    assert len(calls) == 1 and out is calls[0]
+    torch.testing.assert_close(out, ref(y))
