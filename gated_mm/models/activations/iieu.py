@@ -259,6 +259,10 @@ def iieu_b(x: Tensor,
         src = alpha = beta = None
         if norm_affine is not None:
             y, alpha, beta = norm_affine
+            if y.shape != x.shape or alpha.numel() != c_out or beta.numel() != c_out:
+                raise ValueError(f'IIEU: norm_affine must be (y, α, β) with y of x̃\'s shape '
+                                 f'{tuple(x.shape)} and α, β of {c_out} entries, got '
+                                 f'{tuple(y.shape)}, {alpha.numel()}, {beta.numel()}')
             src = y.reshape(n, g, c_out // g, h, wd)
             alpha, beta = (t.to(dtype).view(1, g, c_out // g, 1, 1) for t in (alpha, beta))
         out = _IIEUCore.apply(xt.reshape(n, g, c_out // g, h, wd), x_norm[:, :, None],

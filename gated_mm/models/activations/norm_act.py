@@ -25,10 +25,12 @@ Used by :func:`batch_norm_act` only where it is exactly equivalent: an ``nn.Batc
 by an :class:`~.apa_aglu.APA` / :class:`~.apa_aglu.AGLU` with scalar κ, λ
 (:func:`~.fusion_policy.norm_act_fusion`); everywhere else the two modules run unfused.
 
-BatchNorm → IIEU-B (:func:`batch_norm_iieu`): the BatchNorm runs as itself (its autograd
-node keeps its input y); the IIEU-B unit is handed (y, α, β) and keeps y instead of its own
-input x̃ = y·α + β, recomputing x̃ in its backward. One full-size tensor less per unit; x̃'s
-recomputation rounds like the BatchNorm (float32: ~1e-7 relative, float64 exact to rounding).
+BatchNorm → IIEU-B (:func:`batch_norm_iieu`): the BatchNorm runs as ATen's
+``native_batch_norm`` (the kernel ``nn.BatchNorm`` runs; its autograd node keeps its input y),
+which also returns the batch statistics; the IIEU-B unit is handed (y, α, β) and keeps y
+instead of its own input x̃ = y·α + β, recomputing x̃ in its backward. One full-size tensor less
+per unit; outputs are the modules' own, gradients equal to rounding (the recomputed x̃ rounds
+like y·α + β, not necessarily like the BatchNorm kernel).
 """
 import torch
 from torch import Tensor, nn
@@ -157,8 +159,8 @@ def batch_norm_iieu(norm: nn.Module, act: nn.Module, y: Tensor, x_pre: Tensor,
     α, β: the BatchNorm as y·α + β, α = γ/sqrt(σ² + ε), β = β_BN − μ·α, with the batch
     statistics in training mode (those ATen's ``native_batch_norm``, which ``nn.BatchNorm``
     runs, normalises with and returns; the running statistics and ``num_batches_tracked`` are
-    updated as ``nn.BatchNorm`` does), the running statistics in eval mode; constants (no gradient flows through them: x̃'s gradient goes
-    through the BatchNorm's own backward).
+    updated as ``nn.BatchNorm`` does), the running statistics in eval mode; constants (no
+    gradient flows through them: x̃'s gradient goes through the BatchNorm's own backward).
 
     Args:
         norm: the normalisation after ``conv`` (any; only a plain BatchNorm is recomputed).

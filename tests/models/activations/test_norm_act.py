@@ -301,3 +301,14 @@ def test_batch_norm_iieu_calls_other_units_as_they_are():
     out = batch_norm_iieu(bn, Unit(), y, x, conv)
     assert len(calls) == 1 and out is calls[0]
     torch.testing.assert_close(out, ref(y))
+
+
+def test_iieu_rejects_a_norm_affine_of_the_wrong_shape():
+    conv, bn, act = iieu_unit()
+    x = torch.randn(2, 4, 5, 5, dtype=torch.float64)
+    y = conv(x)
+    c = torch.ones(6, dtype=torch.float64)
+    with pytest.raises(ValueError, match='norm_affine'):
+        act(bn(y), x, conv, norm_affine=(y[:, :3], c, c))
+    with pytest.raises(ValueError, match='norm_affine'):
+        act(bn(y), x, conv, norm_affine=(y, c[:5], c))
