@@ -27,22 +27,23 @@ pooling bin j covers rows ⌊jH/g⌋ … ⌈(j+1)H/g⌉ − 1 and every pixel ta
 
 Both compute in float32 under autocast (float64 stays float64) and return the input dtype.
 
-Memory: the gate x̃·sigmoid(x̃ + Δ) is one autograd node (:class:`_SelfGate`) that keeps only x̃,
-in its own dtype, and the small Δ ((N, C), the (N, C, g, g) grid, or Δ↑ where H·W ≤ g²), and
-recomputes the sigmoid in backward; plain autograd would also keep the full-size sigmoid output. The forward allocates one
-full-size tensor, the output (Δ is broadcast, or nearest-upsampled into the output buffer). Saved
-memory is then x̃ plus O(N·C·g²), as for a native activation; outputs are those of plain autograd
-bit for bit (float32, CPU), gradients to float32 rounding (the K×K block sums of the backward run
-as ATen's pooling kernel, in another order than autograd's broadcast reduction).
+Memory: the gate x̃·sigmoid(x̃ + Δ) is one autograd node (:class:`_SelfGate`) that keeps only
+x̃, in its own dtype, and the small Δ ((N, C), the (N, C, g, g) grid, or Δ↑ where H·W ≤ g²), and
+recomputes the sigmoid in backward; plain autograd would also keep the full-size sigmoid output.
+The forward allocates one full-size tensor, the output (Δ is broadcast, or nearest-upsampled
+into the output buffer). Saved memory is then x̃ plus O(N·C·g²), as for a native activation;
+outputs are those of plain autograd bit for bit (float32, CPU), gradients to float32 rounding
+(the K×K block sums of the backward run as ATen's pooling kernel, in another order than
+autograd's broadcast reduction).
 
 AdaShift-MA's shift path (pooling, three LayerNorms, attention, LayerNorm) keeps about seven
-(N, g², C) token tensors for its backward: each as large as x̃ where the map is g×g (a
-ResNet's layer 4 at 224², layer 3 at 112²), larger where the map is smaller. That is the default (``recompute_shift=False``), as in the public
-code. With ``recompute_shift=True`` Δ is computed under ``torch.utils.checkpoint``
-(non-reentrant) from x̃, which the gate keeps anyway: nothing of the shift path is kept, it is
-run again in backward (a pooling read of x̃ and O(N·C·g²) work); values and gradients are those
-of the stored path bit for bit. It trades time for memory: ``docs/benchmarks.md`` has both,
-measured on the same ResNet-50.
+(N, g², C) token tensors for its backward: each as large as x̃ where the map is g×g (a ResNet's
+layer 4 at 224², layer 3 at 112²), larger where the map is smaller. That is the default
+(``recompute_shift=False``), as in the public code. With ``recompute_shift=True`` Δ is computed
+under ``torch.utils.checkpoint`` (non-reentrant) from x̃, which the gate keeps anyway: nothing
+of the shift path is kept, it is run again in backward (a pooling read of x̃ and O(N·C·g²)
+work); values and gradients are those of the stored path bit for bit. It trades time for memory:
+``docs/benchmarks.md`` has both, measured on the same ResNet-50.
 """
 from typing import Optional
 
