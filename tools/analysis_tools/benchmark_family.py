@@ -60,7 +60,7 @@ BASE = osp.join(REPO, 'configs', '_base_', 'models')
 HERE = osp.dirname(osp.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
-from benchmark import SavedBytes, SavedByModule, interleaved  # noqa: E402  (timers, meters)
+from benchmark import SavedByModule, interleaved  # noqa: E402  (timer, saved-bytes meter)
 import public_layouts  # noqa: E402  (the public codes' layouts, plain autograd)
 
 CPU = torch.device('cpu')
@@ -159,20 +159,14 @@ def make_model(cfg, width, x, y):
             backbone(x)
 
     def saved():
-        backbone.train()
-        with SavedBytes() as s:
-            out = backbone(x)[-1]
-        del out
-        return s.nbytes
-
-    def breakdown():
+        """Saved bytes and their :class:`SavedByModule` rows, from one training forward."""
         backbone.train()
         with SavedByModule(backbone.parameters()) as s:
             out = backbone(x)[-1]
         del out
-        return s.rows
+        return s.nbytes, s.rows
 
-    return dict(step=step, infer=infer, saved=saved, breakdown=breakdown,
+    return dict(step=step, infer=infer, saved=saved,
                 params=sum(p.numel() for p in backbone.parameters()))
 
 
@@ -214,8 +208,7 @@ def run(args):
     print('training steps timed', file=sys.stderr, flush=True)
     infer = interleaved({k: m['infer'] for k, m in models.items()}, args.repeats, args.warmup,
                         CPU)
-    saved = {k: m['saved']() for k, m in models.items()}
-    breakdown = ({k: m['breakdown']() for k, m in models.items()} if args.breakdown else {})
+    saved = {k: m['saved']() for k, m in models.items()}  # (bytes, breakdown rows)
     rows = []
     for name, v in fam.items():
         row = dict(member=name)
@@ -223,10 +216,10 @@ def run(args):
             k = v.get(f'{kind}_key')
             row[kind] = None if k is None else dict(
                 step=train[k]['median'], step_iqr=train[k]['iqr'],
-                img_s=args.batch / infer[k]['median'], saved=saved[k],
+                img_s=args.batch / infer[k]['median'], saved=saved[k][0],
                 params=models[k]['params'], key=k)
-            if k is not None and k in breakdown:
-                row[kind]['breakdown'] = breakdown[k]
+            if k is not None and args.breakdown:
+                row[kind]['breakdown'] = saved[k][1]
         o, p, q = row['ours'], row['plain'], row['public']
         row['step_vs_plain'] = o['step'] / p['step']
         row['saved_vs_plain'] = o['saved'] / p['saved']
