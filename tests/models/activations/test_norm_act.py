@@ -195,16 +195,18 @@ def iieu_unit(channels=6, c_in=4, momentum=0.1, dtype=torch.float64):
     return conv, bn, act
 
 
-def saved_ptrs(fn, *args):
-    ptrs = set()
+def saved_storages(fn, *args):
+    """``fn(*args)`` and {storage pointer: bytes} of what its graph saved for backward."""
+    sizes = {}
 
     def pack(t):
-        ptrs.add(t.untyped_storage().data_ptr())
+        st = t.untyped_storage()
+        sizes[st.data_ptr()] = st.nbytes()
         return t
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         out = fn(*args)
-    return out, ptrs
+    return out, sizes
 
 
 @pytest.mark.parametrize('momentum', [0.1, None])
@@ -228,13 +230,13 @@ def test_batch_norm_iieu_equals_the_modules_and_keeps_the_bn_input(momentum, tra
     rconv, rbn, ract = ref
     for _ in range(2):
         y = conv(x)
-        out, ptrs = saved_ptrs(lambda: batch_norm_iieu(bn, act, y, x, conv))
+        out, ptrs = saved_storages(batch_norm_iieu, bn, act, y, x, conv)
         assert y.untyped_storage().data_ptr() in ptrs
         out.backward(g)
         y2 = rconv(x2)
         with fusion(norm_act=False):
             xt2 = rbn(y2)
-            out2, ptrs2 = saved_ptrs(lambda: ract(xt2, x2, rconv))
+            out2, ptrs2 = saved_storages(ract, xt2, x2, rconv)
         assert xt2.untyped_storage().data_ptr() in ptrs2  # the unfused unit keeps x̃
         out2.backward(g)
         torch.testing.assert_close(out, out2, rtol=1e-12, atol=1e-12)
@@ -256,15 +258,7 @@ def test_batch_norm_iieu_does_not_keep_the_bn_output(train):
     bn.train(train)
     x = torch.randn(2, 6, 8, 8, dtype=torch.float64, requires_grad=True)
     y = conv(x)
-    sizes = {}
-
-    def pack(t):
-        st = t.untyped_storage()
-        sizes[st.data_ptr()] = st.nbytes()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        batch_norm_iieu(bn, act, y, x, conv)
+    _, sizes = saved_storages(batch_norm_iieu, bn, act, y, x, conv)
     full = {p for p, n in sizes.items() if n >= y.nbytes}
     assert full == {y.untyped_storage().data_ptr(), x.untyped_storage().data_ptr()}
 
