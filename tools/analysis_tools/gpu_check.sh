@@ -4,7 +4,7 @@
 # and bf16 autocast, GradScaler), the op benchmark (AGLU / APA vs SiLU / Sigmoid, forward +
 # backward, time and saved-memory ratios), the SE-ResNet-50 training step (APA + AGLU vs
 # plain), and a short quick-start training on the GPU; then the CPU part (the same tests' CPU
-# cases, the op benchmark's saved bytes; without a GPU also a 20-iteration CPU training). One
+# cases, the op benchmark's saved bytes; without a GPU also a 10-iteration CPU training). One
 # summary table at the end, also in RESULTS_DIR/summary.md, each step's log beside it.
 #
 #   bash tools/analysis_tools/gpu_check.sh [options] [RESULTS_DIR]   (default work_dirs/gpu_check)
@@ -182,14 +182,14 @@ step tests-cpu pytest 240 "${PYTEST[@]}" -k "cpu and not compiled" -m "not slow"
 step bench-op-cpu bench-op 120 env GATED_MM_COMPILE=0 "$PY" tools/analysis_tools/benchmark.py \
   op --device cpu --shape 4 32 28 28 --memory-only --work-dir "$RESULTS/bench-op-cpu"
 if [ "$CUDA" = 0 ]; then
-  # the training path without a GPU (a smoke test, too short to learn): 20 iterations of 32
-  # images, validation on 20 images a class
-  step train-cpu train 150 env GATED_MM_COMPILE=0 "${TRAIN[@]}" --work-dir "$WORK/train-cpu" \
-    --cfg-options train_cfg.max_epochs=1 train_dataloader.num_batch_per_epoch=20 \
-    train_dataloader.batch_size=32 train_dataloader.num_workers=0 \
+  # the training path without a GPU (a smoke test, too short to learn): 10 iterations of 16
+  # images, validation on 10 images a class
+  step train-cpu train 240 env GATED_MM_COMPILE=0 "${TRAIN[@]}" --work-dir "$WORK/train-cpu" \
+    --cfg-options train_cfg.max_epochs=1 train_dataloader.num_batch_per_epoch=10 \
+    train_dataloader.batch_size=16 train_dataloader.num_workers=0 \
     train_dataloader.persistent_workers=False val_dataloader.num_workers=0 \
-    val_dataloader.persistent_workers=False val_dataloader.dataset.max_per_class=20 \
-    default_hooks.logger.interval=10
+    val_dataloader.persistent_workers=False val_dataloader.dataset.max_per_class=10 \
+    default_hooks.logger.interval=5
 fi
 
 "$PY" tools/analysis_tools/gpu_bundle.py summary "$RESULTS" \
