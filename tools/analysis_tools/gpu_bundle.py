@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""The offline GPU check's two Python pieces (docs/gpu_check.md), used by
+"""The offline GPU check's Python pieces (docs/gpu_check.md), used by
 ``tools/analysis_tools/gpu_check.sh``; standard library only, so it runs in the node's bare
 Python before anything is installed.
 
