@@ -196,6 +196,7 @@ def test_test_time_scores_match_the_repository():
 
 def test_mmdet_loss_conventions_as_when_swapping_a_sigmoid_loss():
     """A user replaces loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=True, ...) by GOL."""
+    pytest.importorskip('mmdet', reason='mmdet not installed (the head is its Shared2FCBBoxHead)')
     from mmdet.registry import MODELS
     import gated_mm  # noqa: F401  (registers the losses)
     head = MODELS.build(dict(
