@@ -41,7 +41,18 @@ FUNCTIONAL: Dict[str, tuple] = {
     'Mish': (F.mish, ),
 }
 _FUNC_TO_NAME = {f: name for name, funcs in FUNCTIONAL.items() for f in funcs}
-_in_unit = [0]  # > 0 while a unit runs: its own functional calls are never call sites
+_in_new = [0]  # > 0 while a unit or inserted block runs: its own calls are never call sites
+
+
+class added_code:
+    """Context: code that conversion added (a unit, an inserted block) runs inside; functional
+    activations it calls are not intercepted (they are not call sites of the original)."""
+
+    def __enter__(self):
+        _in_new[0] += 1
+
+    def __exit__(self, *exc):
+        _in_new[0] -= 1
 
 
 def functional_name(func) -> Optional[str]:
@@ -73,11 +84,8 @@ class CallSites(nn.Module):
     def forward(self, x: Tensor, *args, **kwargs) -> Tensor:
         unit = self.units[self.calls % len(self.units)]
         self.calls += 1
-        _in_unit[0] += 1
-        try:
+        with added_code():
             return unit(x)
-        finally:
-            _in_unit[0] -= 1
 
     def extra_repr(self) -> str:
         return f'replaces {self.original}, {len(self.units)} call site(s)'
@@ -106,7 +114,7 @@ class _Intercept(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         name = functional_name(func)
-        if name is not None and self.tracker.stack and not _in_unit[0]:
+        if name is not None and self.tracker.stack and not _in_new[0]:
             owner = self.tracker.stack[-1]
             attr = self.tracker.attr_of(owner, name)
             if attr is not None:
@@ -121,11 +129,8 @@ class FunctionalSites:
     entered when the first owner starts and left when it returns, so code outside the owners
     runs without any interception. Owners whose functional calls must *not* be replaced (an
     un-replaced activation module such as mmcv's ``Swish`` calling ``torch.sigmoid``) are
-    pushed too, with no ``CallSites``, so their calls pass through.
-
-    Args:
-        names: owner attribute name of the ``CallSites`` of each activation class name, per
-            owner id: filled by :meth:`add`.
+    pushed too, with no ``CallSites``, so their calls pass through. An owner keeps the
+    ``CallSites`` of activation ``name`` as its child :meth:`attr_name` (``gated_relu``).
     """
 
     def __init__(self):

@@ -61,7 +61,7 @@ from mmengine.registry import MODELS as ROOT_MODELS
 from torch import nn
 
 from .call_sites import (FUNCTIONAL, CallSites, FunctionalSites, Probe, Recorder,
-                         check_counts, reset_counts)
+                         added_code, check_counts, reset_counts)
 
 Shape = Sequence[int]
 Rules = Union[None, dict, Sequence[dict]]
@@ -140,7 +140,8 @@ class _InsertHook:
         self.block = block
 
     def __call__(self, module, args, out):
-        return self.block(out)
+        with added_code():
+            return self.block(out)
 
 
 def matches(name: str, pattern: str) -> bool:

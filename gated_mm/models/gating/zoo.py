@@ -50,7 +50,7 @@ ZOO = {
                    img_size=64, window_size=2, out_indices=(0, 1, 2, 3), drop_path_rate=0.0),
         act=['GELU'], insert=['stages.*'], insert_error='token', input_shape=(1, 3, 64, 64),
         freeze=dict(frozen_stages=1), with_cp=True,
-        full=dict(arch='tiny', img_size=224, window_size=7)),
+        full=dict(arch='tiny', img_size=224, window_size=7), full_input=(1, 3, 224, 224)),
     'mmdet CSPDarknet': dict(
         scope='mmdet',
         model=dict(type='CSPDarknet', deepen_factor=0.33, widen_factor=0.125),

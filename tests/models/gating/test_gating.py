@@ -67,7 +67,9 @@ def flat(out):
 
 
 def run(model, name):
-    """Forward (train mode, fixed seed) and backward of the sum of every output."""
+    """Forward (train mode, as a runner sets it: ``norm_eval`` applies; fixed seed) and
+    backward of the sum of every output."""
+    model.train()
     torch.manual_seed(2)
     outs = flat(model(*inputs(name)))
     sum(o.sum() for o in outs).backward()
@@ -249,3 +251,39 @@ def test_data_dependent_calls_raise():
     feats = inputs('mmdet RPN head')[0]
     with pytest.raises(RuntimeError, match='called 3 times in this forward, 5 times at build'):
         model(feats[:3])
+
+
+def test_insert_applies_the_block_to_the_target_output():
+    """An inserted block maps the target's own output: layer1(x) == block(layer1's forward)."""
+    model = gated('mmpretrain ResNet', insert_cfg=dict(type='CBAM', style='apa'))
+    model.eval()
+    assert sorted(model.gating['inserts']) == ['layer1', 'layer2', 'layer3', 'layer4']
+    x = torch.randn(2, 8, 8, 8, dtype=torch.float64)
+    raw = nn.Sequential.forward(model.layer1, x)  # the stage without its hook
+    block = model.gated_attention['layer1']
+    assert type(block).__name__ == 'CBAM' and block.channels == raw.shape[1]
+    assert torch.equal(model.layer1(x), block(raw))
+    assert not torch.equal(raw, block(raw))
+
+
+@pytest.mark.parametrize('name', ['mmpretrain ResNet', 'mmdet RPN head'])
+def test_deepcopy_keeps_units_and_inserts(name):
+    """A deep copy (mmengine's EMA hooks copy the model) runs its own units and blocks:
+    changing only the copy's new parameters (κ, λ, inserted blocks) changes only its output."""
+    import copy
+    model = gated(name, insert_cfg=SE)
+    model.eval()
+    twin = copy.deepcopy(model)
+    with torch.no_grad():
+        ref = flat(model(*inputs(name)))
+        last = flat(twin(*inputs(name)))
+        assert all(torch.equal(a, b) for a, b in zip(ref, last))
+        for part in ('gated_attention.', '.units.'):  # the inserted blocks, then the units
+            for n, p in twin.named_parameters():
+                if part in n or n.startswith(part):
+                    p.add_(0.25)
+            out = flat(twin(*inputs(name)))
+            assert not all(torch.equal(a, b) for a, b in zip(last, out)), part
+            last = out
+        same = flat(model(*inputs(name)))
+    assert all(torch.equal(a, b) for a, b in zip(ref, same))
