@@ -57,3 +57,10 @@ optim_wrapper = dict(
         'num_layers': 6
     },
     optimizer=dict(type='AdamW', lr=0.0002, betas=(0.9, 0.999), weight_decay=0.05))
+
+# Runtime policy of configs/_base_/default_runtime.py on top of mmdet's runtime (as
+# configs/lvis/*): TensorBoard, the last 3 checkpoints plus the best, a progress bar.
+default_hooks = dict(
+    checkpoint=dict(max_keep_ckpts=3, save_best='auto'),
+    progress=dict(type='ProgressBarHook'))
+visualizer = dict(vis_backends=[dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')])

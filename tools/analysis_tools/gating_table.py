@@ -85,9 +85,11 @@ def convert_row(name: str, small: bool = False) -> dict:
     ref = registry.build(dict(gated_cfg(name, full=full)['model'])).state_dict()
     result = model.load_state_dict(ref, strict=False)
     ok = not result.unexpected_keys and sorted(result.missing_keys) == report['new_keys']
-    row['ckpt'] = (f"strict but the {len(report['new_keys'])} new keys" if ok else
+    row['ckpt'] = (f"loads; missing: only the {len(report['new_keys'])} new keys" if ok else
                    f'NO: unexpected {result.unexpected_keys[:3]}, missing '
                    f'{sorted(set(result.missing_keys) - set(report["new_keys"]))[:3]}')
+    if e.get('note'):
+        row['fails'].append(e['note'])
     if report['unused']:
         row['fails'].append(f"{len(report['unused'])} activation modules never called "
                             '(left as they are)')

@@ -16,7 +16,8 @@ it "AGLU everywhere, APA gates":
   where the model has them; ``with_cp``: whether it has ``with_cp``;
 * ``full``: the model arguments that restore its published size (the table's call-site counts
   are of that model, probed at 64 px or on ``full_input``), or None where the small config is
-  the only one here.
+  the only one here;
+* ``note``: what the conversion leaves out or does differently for this model, and why.
 
 Used by ``tools/analysis_tools/gating_table.py`` (the README table) and the tests.
 """
@@ -82,6 +83,8 @@ ZOO = {
         scope='mmdet',
         model=dict(type='ResNeSt', depth=50, stem_channels=16, base_channels=8,
                    radix=2, reduction_factor=4, out_indices=(0, 1, 2, 3)),
+        note=('its split-attention gate is a softmax over the radix (rSoftmax, F.softmax), '
+              'not a Sigmoid gate: left as it is'),
         act=['ReLU'], insert=['layer*'], input_shape=(1, 3, 32, 32),
         freeze=_FREEZE, with_cp=True, full=dict(stem_channels=64, base_channels=64)),
     'mmpretrain ResNet': dict(
@@ -118,6 +121,8 @@ ZOO = {
                    anchor_generator=dict(type='AnchorGenerator', scales=[8],
                                          ratios=[0.5, 1.0, 2.0], strides=[4, 8, 16, 32, 64])),
         act=['ReLU'], insert=['rpn_conv'], input_shape=_FPN5, freeze=None, with_cp=False,
+        note=('F.relu runs once per FPN level: one unit per level (5); a forward on another '
+              'number of levels raises'),
         full=dict(in_channels=256, feat_channels=256),
         full_input=[(1, 256) + s[2:] for s in _FPN5]),
     'mmdet Shared2FC bbox head': dict(

@@ -68,11 +68,13 @@ def flat(out):
 
 def run(model, name):
     """Forward (train mode, as a runner sets it: ``norm_eval`` applies; fixed seed) and
-    backward of the sum of every output."""
+    backward of a fixed random projection of every output (a plain sum would have zero
+    gradient through a final LayerNorm)."""
     model.train()
     torch.manual_seed(2)
     outs = flat(model(*inputs(name)))
-    sum(o.sum() for o in outs).backward()
+    g = torch.Generator().manual_seed(3)
+    sum((o * torch.randn(o.shape, generator=g, dtype=o.dtype)).sum() for o in outs).backward()
     return outs
 
 
