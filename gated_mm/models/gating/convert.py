@@ -54,7 +54,7 @@ registered activations are listed), a target whose output is not (N, C, H, W).
 """
 import copy
 import fnmatch
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Sequence, Union
 
 import torch
 from mmengine.registry import MODELS as ROOT_MODELS

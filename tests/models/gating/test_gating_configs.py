@@ -19,7 +19,8 @@ from gated_mm.models.attention import GatedSE
 from gated_mm.models.gating import CallSites
 
 ROOT = Path(__file__).resolve().parents[3]
-CONFIGS = sorted((ROOT / 'configs' / 'gated_any').glob('*.py'))
+CONFIGS = sorted((ROOT / 'configs' / 'gated_any').glob('*_lvis-v1.py'))
+QUICK = sorted((ROOT / 'configs' / 'gated_any').glob('*omniglot-lvis.py'))
 #: config name part → (backbone class, its activation class, blocks that get an SE)
 EXPECT = {'regnetx': ('RegNet', nn.ReLU, 'Bottleneck'), 'convnext': ('ConvNeXt', nn.GELU,
                                                                        'ConvNeXtBlock')}
@@ -83,3 +84,29 @@ def test_config_builds_converted_and_trains_a_step(path):
     assert not [n for n in missing if not n.startswith('rpn_head.gated_relu.units.4.')], missing
     frozen = [n for n, p in model.named_parameters() if '.kappa' in n and not p.requires_grad]
     assert (len(frozen) > 0) == ('regnetx' in path.name)  # frozen_stages=1: stem + stage 1
+
+
+def build(path):
+    cfg = Config.fromfile(path)
+    init_default_scope('mmdet')
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        from mmdet.registry import MODELS
+        torch.manual_seed(0)
+        return MODELS.build(cfg.model)
+
+
+def test_omniglot_twins_differ_only_by_the_conversion():
+    """The Omniglot-LVIS quick pair: the gated config is its twin converted (every twin key is
+    there with its shape; the extra keys are exactly the units' and the inserted SE blocks')."""
+    plain_path, = [p for p in QUICK if 'gated' not in p.name]
+    gated_path, = [p for p in QUICK if 'gated' in p.name]
+    plain, gated = build(plain_path), build(gated_path)
+    ref = plain.state_dict()
+    result = gated.load_state_dict(ref, strict=False)
+    assert result.unexpected_keys == []
+    new = {f'{prefix}.{k}' for prefix, part in (
+        ('backbone', gated.backbone), ('rpn_head', gated.rpn_head),
+        ('roi_head.bbox_head', gated.roi_head.bbox_head),
+        ('roi_head.mask_head', gated.roi_head.mask_head)) for k in part.gating['new_keys']}
+    assert set(result.missing_keys) == new
+    assert any('gated_attention' in k for k in new) and any('.kappa' in k for k in new)
