@@ -24,16 +24,6 @@ FREEZE = [n for n in NAMES if ZOO[n]['freeze']]
 SE = dict(type='GatedSE', style='apa', ratio=4)
 
 
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    """Tiny tensors: one intra-op thread (on a loaded 2-core machine, OpenMP's two threads
-    made these convolutions ~50x slower)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def registry(name):
     return importlib.import_module(f"{ZOO[name]['scope']}.registry").MODELS
 
