@@ -190,6 +190,14 @@ def test_frozen_stages_and_norm_eval(name):
     assert frozen or freeze.get('norm_eval')
     for n, p in ref.named_parameters():
         assert params[n].requires_grad == p.requires_grad, n
+    # the units sit where the activation was: frozen with the module that holds them
+    for path, sites in model.named_modules():
+        if isinstance(sites, CallSites):
+            owner = path.rsplit('.', 1)[0] if '.' in path else ''
+            own = [p for n, p in model.get_submodule(owner).named_parameters()
+                   if '.units.' not in f'.{n}' and 'gated_' not in n] if owner else []
+            if own and not any(p.requires_grad for p in own):
+                assert not any(p.requires_grad for p in sites.parameters()), path
     modules = dict(model.named_modules())
     assert any(not m.training for m in ref.modules())
     for n, m in ref.named_modules():
