@@ -1,2 +1,2 @@
-from . import activations, attention, backbones, heads  # noqa: F401
+from . import activations, attention, backbones, gating, heads  # noqa: F401
 from . import losses  # noqa: F401

@@ -12,9 +12,10 @@ shift || true
 SEEDS=${*:-0 1 2}
 PY=${PYTHON:-python}
 export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
-CFGS="gol:configs/lvis_synth/mask-rcnn_gated-se-r26-w16-sigmoid-relu_fpn_gol_1xb4-400i_omniglot-lvis.py
+# GATED_MM_BENCH_CFGS: other "name:config" entries (space- or newline-separated) to run instead
+CFGS=${GATED_MM_BENCH_CFGS:-"gol:configs/lvis_synth/mask-rcnn_gated-se-r26-w16-sigmoid-relu_fpn_gol_1xb4-400i_omniglot-lvis.py
 gol_apa_aglu:configs/lvis_synth/mask-rcnn_gated-se-r26-w16-apa-aglu_fpn_gol_1xb4-400i_omniglot-lvis.py
-softmax_ce:configs/lvis_synth/mask-rcnn_gated-se-r26-w16-sigmoid-relu_fpn_softmax-ce_1xb4-400i_omniglot-lvis.py"
+softmax_ce:configs/lvis_synth/mask-rcnn_gated-se-r26-w16-sigmoid-relu_fpn_softmax-ce_1xb4-400i_omniglot-lvis.py"}
 for seed in $SEEDS; do
   for entry in $CFGS; do
     name=${entry%%:*}; cfg=${entry#*:}
