@@ -332,6 +332,7 @@ def test_gated_mm_prefix_inherits_a_shipped_config(tmp_path, monkeypatch):
 
 
 # ---------------------------------------------------------------- (f) mmcv prerequisite
+@pytest.mark.slow  # two subprocesses: 25 s on a busy 2-core machine
 def test_import_without_mmcv_is_one_line_with_the_command():
     """`import gated_mm` without mmcv (a prerequisite, not an install requirement): one
     ImportError line with the command; tools/train.py prints it and exits 1."""
