@@ -24,10 +24,16 @@ Fixes, by the name :data:`STATUS` reports them under:
     mmcv 2.1.0 ``adjust_hue`` overflows for negative hue under NumPy 2.
 ``mmengine_amp_cpu``
     mmengine 0.10.7 ``AmpOptimWrapper`` refuses CPU; allowed with bfloat16.
+``mmengine_config_package``
+    ``_base_ = 'gated_mm::<dir>/<file>.py'`` in a config (mmengine 0.10.7 opens ``pkg::`` only
+    to the OpenMMLab packages it lists); :func:`config_path` gives the same file's path.
 
-Not a patch but kept here so that CPU launch logic lives in one place:
-:func:`setup_cpu_distributed` prepares a config for DDP on a machine without GPU
-(gloo, process group initialised before the Runner, ``device_ids=None``).
+Not patches but kept here so that CPU launch logic and the prerequisite check live in one
+place: :func:`setup_cpu_distributed` prepares a config for DDP on a machine without GPU
+(gloo, process group initialised before the Runner, ``device_ids=None``);
+:func:`require_mmcv` raises one line naming what is missing of mmcv (the package, or its
+compiled ops) and how to install it (``import gated_mm`` checks the package; the tools check
+the ops for mmdet configs).
 
 mmengine's ``collect_env`` crash with a broken torchvision (``mmengine/utils/dl_utils/collect_env.py`` imports torchvision) needs no
 fix here: ``tools/setup_env.sh`` installs a matching torch/torchvision pair, and with a
@@ -47,7 +53,8 @@ import torch
 __all__ = [
     'apply_all', 'STATUS', 'patch_mmengine_checkpoint_loading', 'patch_lvis_numpy',
     'patch_mmpretrain_retrieval_numpy', 'patch_mmcv_adjust_hue',
-    'patch_amp_optim_wrapper_cpu', 'setup_cpu_distributed', 'accelerator_available'
+    'patch_amp_optim_wrapper_cpu', 'patch_mmengine_config_package', 'config_path',
+    'setup_cpu_distributed', 'accelerator_available', 'require_mmcv'
 ]
 
 #: fix name -> 'applied' | 'not needed: ...' | 'skipped: ...' (filled by :func:`apply_all`)
@@ -432,6 +439,115 @@ def _is_ddp_wrapper(wrapper_type) -> bool:
 
 
 # --------------------------------------------------------------------------------------
+# (e) `gated_mm::` config references
+# --------------------------------------------------------------------------------------
+CONFIG_PREFIX = 'gated_mm::'
+
+
+def config_path(name: str) -> str:
+    """Absolute path of a config shipped with gated_mm, e.g.
+    ``config_path('fashion_mnist_lt/gated-se-resnet26-w16_apa-aglu_1xb128-10e_fashion-mnist-lt.py')``.
+
+    The configs live in ``gated_mm/.mim/configs`` (OpenMMLab's layout: a link to the
+    repository's ``configs/`` in a clone or an editable install, a copy in a wheel), so the
+    path is the one of the gated_mm that is imported. ``name`` may carry the ``gated_mm::``
+    prefix.
+
+    Raises:
+        FileNotFoundError: one line naming the config and the folder searched.
+    """
+    if name.startswith(CONFIG_PREFIX):
+        name = name[len(CONFIG_PREFIX):]
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), '.mim', 'configs')
+    path = os.path.join(root, name)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f'{CONFIG_PREFIX}{name}: no such config in {root} (list them '
+                                f'with: ls {root}/*/)')
+    return path
+
+
+def patch_mmengine_config_package() -> bool:
+    """Let configs inherit gated_mm's configs with ``_base_ = 'gated_mm::<dir>/<file>.py'``.
+
+    Patches: ``Config._get_cfg_path`` (mmengine 0.10.7, the staticmethod that resolves every
+    ``_base_`` entry): a ``gated_mm::`` entry resolves to :func:`config_path` with no scope;
+    every other entry goes to mmengine's own function unchanged.
+
+    Why: mmengine resolves ``pkg::`` only for the packages in its hard-coded
+    ``mmengine.config.utils.MODULE2PACKAGE`` (``AssertionError: mmengine does not support to
+    load gated_mm config``). Adding ``gated_mm`` to that table is not enough: mmengine then
+    sets ``_scope_='gated_mm'`` on every ``type`` dict of the inherited base, and no registry
+    has that scope (gated_mm's configs build in ``mmpretrain`` or ``mmdet``, named by their own
+    ``default_scope`` and ``_scope_`` keys), so building fails; it also finds the package
+    through ``pkg_resources``, which points an editable install at site-packages. Resolved
+    here, a ``gated_mm::`` base behaves as a local base file of gated_mm.
+
+    Needs ``import gated_mm`` before the config is read (mmengine resolves ``_base_`` before
+    it runs ``custom_imports``): gated_mm's ``tools/train.py`` and ``tools/test.py`` (also under
+    ``gated_mm/.mim/tools`` of an installed gated_mm) do; in a script, ``import gated_mm``
+    first. Remove when mmengine resolves ``pkg::`` for any
+    installed package (not in 0.10.7).
+    """
+    from mmengine.config import Config
+    STATUS['mmengine_config_package'] = 'applied'
+    original = Config.__dict__['_get_cfg_path'].__func__
+    if getattr(original, '_gated_mm_fix', False):
+        return False
+
+    def _get_cfg_path(cfg_path: str, filename: str):
+        if cfg_path.startswith(CONFIG_PREFIX):
+            return config_path(cfg_path), None
+        return original(cfg_path, filename)
+
+    _get_cfg_path.__wrapped__ = original
+    _get_cfg_path.__doc__ = original.__doc__
+    _get_cfg_path._gated_mm_fix = True
+    Config._get_cfg_path = staticmethod(_get_cfg_path)
+    return True
+
+
+# --------------------------------------------------------------------------------------
+# (f) mmcv, a prerequisite (built against the environment's torch)
+# --------------------------------------------------------------------------------------
+def _mmcv_install_hint() -> str:
+    return (f"build mmcv 2.1.0 against this environment's torch {torch.__version__} with: "
+            "MMCV_WITH_OPS=1 pip install --no-build-isolation 'mmcv==2.1.0' (or 'mim install "
+            "mmcv==2.1.0' where OpenMMLab publishes a wheel for this torch and CUDA; in a "
+            "gated_mm clone, bash tools/setup_env.sh builds it, with the -std=c++20 torch >= "
+            "2.14 needs)")
+
+
+def require_mmcv(ops: bool = False) -> None:
+    """Check the mmcv prerequisite: the package (``ops=False``) or its compiled ops too.
+
+    mmcv is not an install requirement of gated_mm: it must be built for the environment's
+    torch and CUDA. The core (activations, attention, backbones) and classification need only
+    mmcv's Python part (``mmcv.cnn``, ``mmcv.transforms``: ``mmcv-lite`` is enough);
+    detection (mmdet) needs the compiled ops (``mmcv._ext``: NMS, RoIAlign, ...).
+
+    Raises:
+        ImportError: one line naming what is missing (mmcv, or its ops and why they do not
+            load) and the install command.
+    """
+    import importlib
+    try:
+        import mmcv
+    except ImportError as e:
+        raise ImportError(f'gated_mm needs mmcv (>=2.0.0rc4,<2.2.0; tested 2.1.0), which '
+                          f'does not import ({e}): {_mmcv_install_hint()}') from None
+    if not ops:
+        return
+    try:
+        importlib.import_module('mmcv._ext')
+    except (ImportError, OSError) as e:
+        where = os.path.dirname(getattr(mmcv, '__file__', '') or '') or 'mmcv'
+        raise ImportError(f'mmdet configs need the compiled ops of mmcv, which mmcv '
+                          f'{getattr(mmcv, "__version__", "?")} at {where} lacks '
+                          f'({type(e).__name__}: {str(e).splitlines()[0] if str(e) else e!r}; '
+                          f'mmcv-lite has none): {_mmcv_install_hint()}') from None
+
+
+# --------------------------------------------------------------------------------------
 def apply_all() -> Dict[str, str]:
     """Apply every fix (idempotent); return :data:`STATUS`. Called on ``import gated_mm``."""
     patch_mmengine_checkpoint_loading()
@@ -439,6 +555,7 @@ def apply_all() -> Dict[str, str]:
     patch_mmpretrain_retrieval_numpy()
     patch_mmcv_adjust_hue()
     patch_amp_optim_wrapper_cpu()
+    patch_mmengine_config_package()
     return STATUS
 
 

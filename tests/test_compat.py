@@ -4,6 +4,8 @@ import json
 import os
 import pickle
 import socket
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -14,15 +16,17 @@ import gated_mm  # noqa: F401  (applies the fixes)
 from gated_mm import compat
 
 TORCH_2_6 = compat._version_tuple(torch.__version__) >= (2, 6)
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_apply_all_idempotent():
     status = dict(compat.STATUS)
     assert set(status) == {'mmengine_checkpoint_weights_only', 'lvis_np_float',
-                           'mmpretrain_np_in1d', 'mmcv_adjust_hue', 'mmengine_amp_cpu'}
+                           'mmpretrain_np_in1d', 'mmcv_adjust_hue', 'mmengine_amp_cpu',
+                           'mmengine_config_package'}
     for patch in (compat.patch_mmengine_checkpoint_loading, compat.patch_lvis_numpy,
                   compat.patch_mmpretrain_retrieval_numpy, compat.patch_mmcv_adjust_hue,
-                  compat.patch_amp_optim_wrapper_cpu):
+                  compat.patch_amp_optim_wrapper_cpu, compat.patch_mmengine_config_package):
         assert patch() is False, f'{patch.__name__} changed something on a second call'
     assert compat.apply_all() == status
 
@@ -289,3 +293,74 @@ def test_setup_cpu_distributed(monkeypatch):
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()
+
+
+# ---------------------------------------------------------------- (e) gated_mm:: bases
+QUICK = 'fashion_mnist_lt/gated-se-resnet26-w16_apa-aglu_1xb128-10e_fashion-mnist-lt.py'
+USER_CFG = f"""_base_ = 'gated_mm::{QUICK}'
+model = dict(backbone=dict(depth=50), head=dict(num_classes=7))
+"""
+
+
+def test_gated_mm_prefix_inherits_a_shipped_config(tmp_path, monkeypatch):
+    """A config outside the clone inherits a gated_mm config by package reference and builds
+    in the base's own scope (no `_scope_='gated_mm'`); without the fix mmengine refuses."""
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmpretrain.registry import MODELS
+    user = tmp_path / 'my_config.py'
+    user.write_text(USER_CFG)
+    cfg = Config.fromfile(str(user))
+    assert cfg.default_scope == 'mmpretrain' and '_scope_' not in cfg.model
+    assert cfg.model.backbone.type == 'GatedResNet' and cfg.model.backbone.depth == 50
+    assert cfg.model.backbone.in_channels == 1 and cfg.model.head.num_classes == 7
+    assert cfg.model.backbone.act_cfg.type == 'AGLU'
+    init_default_scope(cfg.default_scope)
+    model = MODELS.build(cfg.model)
+    assert type(model.backbone).__name__ == 'GatedResNet'
+    path = compat.config_path('gated_mm::' + QUICK)
+    assert path.endswith(QUICK) and os.path.isfile(path)
+    assert os.path.samefile(path, os.path.join(ROOT, 'configs', QUICK))
+    bad = tmp_path / 'bad.py'
+    bad.write_text("_base_ = 'gated_mm::nope/x.py'")
+    with pytest.raises(FileNotFoundError, match=r'^gated_mm::nope/x\.py: no such config in '):
+        Config.fromfile(str(bad))
+    original = Config.__dict__['_get_cfg_path'].__func__.__wrapped__
+    monkeypatch.setattr(Config, '_get_cfg_path', staticmethod(original))
+    with pytest.raises(AssertionError, match='does not support to load gated_mm config'):
+        Config.fromfile(str(user))
+
+
+# ---------------------------------------------------------------- (f) mmcv prerequisite
+@pytest.mark.slow  # two subprocesses: 25 s on a busy 2-core machine
+def test_import_without_mmcv_is_one_line_with_the_command():
+    """`import gated_mm` without mmcv (a prerequisite, not an install requirement): one
+    ImportError line with the command; tools/train.py prints it and exits 1."""
+    code = ("import sys; sys.modules['mmcv'] = None\n"
+            "try:\n    import gated_mm\nexcept ImportError as e:\n    print(e)\n")
+    out = subprocess.run([sys.executable, '-c', code], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120).stdout.strip().splitlines()
+    assert len(out) == 1, out
+    assert out[0].startswith('gated_mm needs mmcv (>=2.0.0rc4,<2.2.0; tested 2.1.0), which does '
+                             'not import')
+    assert "MMCV_WITH_OPS=1 pip install --no-build-isolation 'mmcv==2.1.0'" in out[0]
+    config = os.path.join(ROOT, 'tests', 'data', 'configs', 'tiny_cls.py')
+    code = ("import runpy, sys; sys.modules['mmcv'] = None\n"
+            f"sys.argv = ['train.py', {config!r}]\n"
+            f"runpy.run_path({os.path.join(ROOT, 'tools', 'train.py')!r}, run_name='__main__')\n")
+    proc = subprocess.run([sys.executable, '-c', code], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 1 and 'Traceback' not in proc.stderr, proc.stderr[-2000:]
+    assert proc.stderr.strip().splitlines()[-1] == f'train.py: error: {out[0]}'
+
+
+def test_missing_mmcv_ops_is_one_line(monkeypatch):
+    compat.require_mmcv(ops=True)  # the test environment has them
+    monkeypatch.setitem(sys.modules, 'mmcv._ext', None)
+    with pytest.raises(ImportError) as e:
+        compat.require_mmcv(ops=True)
+    msg = str(e.value)
+    assert '\n' not in msg and msg.startswith('mmdet configs need the compiled ops of mmcv, '
+                                                'which mmcv 2.1.0 at ')
+    assert 'mmcv-lite has none' in msg and 'MMCV_WITH_OPS=1' in msg
+    compat.require_mmcv()  # the Python part is enough for the core

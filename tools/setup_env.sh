@@ -29,8 +29,9 @@
 #
 # Environment: GATED_MM_CACHE, GATED_MM_VENV (use this venv as layer A), GATED_MM_CLONE_VENV,
 # GATED_MM_BASE_PYTHON (python used to create the venvs, default python3),
-# GATED_MM_EXTRAS=deploy,lvis_fast (comma-separated; also install requirements/deploy.txt:
-# onnx, onnxruntime; requirements/lvis_fast.txt: faster-coco-eval for FasterLVISMetric).
+# GATED_MM_EXTRAS=deploy,lvis_fast,analysis (comma-separated; also install
+# requirements/deploy.txt: onnx, onnxruntime; requirements/lvis_fast.txt: faster-coco-eval for
+# FasterLVISMetric; requirements/analysis.txt: seaborn for mmdet's analyze_logs.py).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -114,6 +115,10 @@ fi
 if [[ $extras == *,lvis_fast,* ]] && ! "$PY" -c 'import faster_coco_eval' >/dev/null 2>&1; then
     log "installing requirements/lvis_fast.txt (faster-coco-eval)"
     "${PIP[@]}" -r "$ROOT/requirements/lvis_fast.txt"
+fi
+if [[ $extras == *,analysis,* ]] && ! "$PY" -c 'import seaborn' >/dev/null 2>&1; then
+    log "installing requirements/analysis.txt (seaborn)"
+    "${PIP[@]}" -r "$ROOT/requirements/analysis.txt"
 fi
 
 # Layer B: this clone's environment (cheap; the .pth files are rewritten every run, so a

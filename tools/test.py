@@ -19,8 +19,11 @@ from the annotation file's categories stops before testing with the fix.
 ``--out`` dumps the predictions to a pickle (mmdet configs: ``DumpDetResults``, masks as
 RLE; others: mmengine ``DumpResults``). ``--show-dir`` turns on the config's
 visualization hook and saves drawn predictions under ``<work_dir>/<timestamp>/<show_dir>``.
-A checkpoint that leaves model tensors unloaded or mis-shaped (e.g. of another architecture)
-is refused with one line and exit status 1; ``--allow-partial-checkpoint`` tests anyway.
+A checkpoint that cannot be read (empty, truncated) is refused with one line and exit status
+1, and so is one that leaves model tensors unloaded or mis-shaped (e.g. of another
+architecture; ``--allow-partial-checkpoint`` tests anyway). Empty or image-less JSON annotation
+files and a detector backbone whose outputs do not fit its neck stop before testing with one
+line naming the file or key.
 Test labels outside the classification head's ``num_classes`` (or a test set with more
 classes than the head) stop before testing with one line (``--cfg-options
 check_class_counts=False``: off).
@@ -112,7 +115,10 @@ def main(argv=None):
     if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
         _fail(f'--out must be a .pkl/.pickle file, got {args.out}')
 
-    import gated_mm  # noqa: F401  (compat fixes, then every registry)
+    try:
+        import gated_mm  # noqa: F401  (compat fixes, then every registry)
+    except ImportError as e:  # mmcv, a prerequisite: what is missing and the command
+        _fail(str(e))
     from mmengine.config import Config
 
     from gated_mm.compat import setup_cpu_distributed
@@ -132,10 +138,15 @@ def main(argv=None):
             _fail(f'the config has no {key}: cannot test')
     if args.show_dir:
         enable_visualization(cfg, args.show_dir)
+    from gated_mm.compat import require_mmcv
+    from gated_mm.engine import check_checkpoint_file
     from gated_mm.evaluation import lvis_report
-    try:  # heads vs annotation class counts; keep LVIS detections for the per-category table
+    try:  # mmcv ops, damaged checkpoint, annotation files, heads vs categories, backbone vs neck
+        if cfg.get('default_scope') == 'mmdet':
+            require_mmcv(ops=True)
+        check_checkpoint_file(args.checkpoint, 'checkpoint')
         lvis_report.check_detection_config(cfg, training=False)
-    except ValueError as e:
+    except (ImportError, ValueError) as e:
         _fail(str(e))
     lvis_prefix = lvis_report.enable_lvis_result_files(cfg)
 
@@ -156,10 +167,10 @@ def main(argv=None):
     if args.out is not None:
         add_dump_metric(runner, cfg, args.out)
     if not args.allow_partial_checkpoint:
-        from gated_mm.engine import CheckpointMismatchError, check_checkpoint_matches
-        try:
+        from gated_mm.engine import check_checkpoint_matches
+        try:  # CheckpointMismatchError, CheckpointReadError (both ValueError)
             check_checkpoint_matches(runner.model, args.checkpoint, name=args.checkpoint)
-        except CheckpointMismatchError as e:
+        except ValueError as e:
             _fail(str(e))
     try:
         metrics = runner.test()

@@ -15,7 +15,10 @@ A NaN/Inf training loss stops the run with one line naming the iteration and the
 non-finite parameter or module output (``--cfg-options check_finite_loss=False``: off).
 Before the first iteration, the datasets' labels and class count are checked against the
 classification head's ``num_classes`` (one line with the fix and exit status 1;
-``--cfg-options check_class_counts=False``: off).
+``--cfg-options check_class_counts=False``: off). Before the runner is built: the JSON annotation
+files (empty, not JSON, no images), a detector's heads against their categories and its backbone
+against its neck, and the checkpoint of ``--resume`` / ``load_from`` (empty, truncated) are
+checked, each failing with one line naming the file or key and the fix.
 Exact resume: checkpoints keep the Python / NumPy / torch (CPU, CUDA) random states and the
 training loader's workers are seeded per epoch from (seed, epoch, rank, worker id), so a run
 killed after epoch e and resumed reproduces the uninterrupted one bit for bit on CPU, random
@@ -104,7 +107,10 @@ def main(argv=None):
             and not osp.isfile(args.resume)):
         _fail(f'checkpoint to resume from not found: {args.resume}')
 
-    import gated_mm  # noqa: F401  (compat fixes, then every registry)
+    try:
+        import gated_mm  # noqa: F401  (compat fixes, then every registry)
+    except ImportError as e:  # mmcv, a prerequisite: what is missing and the command
+        _fail(str(e))
     from mmengine.config import Config
 
     from gated_mm.compat import setup_cpu_distributed
@@ -131,11 +137,22 @@ def main(argv=None):
         cfg.resume = True
         cfg.load_from = args.resume
 
+    from gated_mm.compat import require_mmcv
+    from gated_mm.engine import check_checkpoint_file
     from gated_mm.evaluation.lvis_report import check_detection_config
-    try:  # head vs annotation class counts, missing ImageNet backbone: fail before building
+    try:  # annotation files vs heads, missing ImageNet backbone, damaged checkpoint, mmcv ops
+        if cfg.get('default_scope') == 'mmdet':
+            require_mmcv(ops=True)
         check_detection_config(cfg, training=True)
+        if args.resume == 'auto':
+            from mmengine.runner import find_latest_checkpoint
+            latest = find_latest_checkpoint(cfg.work_dir)
+            if latest:
+                check_checkpoint_file(latest, f'--resume (latest in {cfg.work_dir})')
+        elif cfg.get('load_from'):
+            check_checkpoint_file(cfg.load_from, '--resume' if args.resume else 'load_from')
         setup_cpu_distributed(cfg, args.launcher)
-    except (RuntimeError, ValueError) as e:
+    except (ImportError, RuntimeError, ValueError) as e:
         _fail(str(e))
 
     from gated_mm.engine import (ClassCountMismatchError, NonFiniteLossError,

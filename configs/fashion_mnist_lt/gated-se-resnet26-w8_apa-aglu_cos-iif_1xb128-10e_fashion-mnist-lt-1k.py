@@ -41,5 +41,4 @@ train_cfg = dict(by_epoch=True, max_epochs=10, val_interval=10)
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=10),
     checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=1, save_last=True))
-vis_backends = [dict(type='LocalVisBackend')]
-visualizer = dict(type='UniversalVisualizer', vis_backends=vis_backends)
+# visualizer: the shared runtime's (JSON scalars and TensorBoard events), inherited

@@ -23,8 +23,19 @@ opts out. Its param groups are plain dicts, so ``compile=True`` works with it (m
 default constructor leaves them ``ConfigDict`` s when ``paramwise_cfg`` is given, which
 ``torch.compile`` of the optimizer step rejects). Registered in mmengine's root ``OPTIM_WRAPPER_CONSTRUCTORS``, so mmpretrain and mmdet
 configs can also name it: ``optim_wrapper=dict(constructor='GatedOptimWrapperConstructor', ...)``.
+
+Logging: mmengine logs one INFO line per parameter and option (``paramwise_options --
+backbone.layer1.0.act1.kappa:weight_decay=0.0``; ~350 lines for an SE-ResNet-50). While this
+constructor builds the optimizer those lines go to DEBUG (shown with ``log_level='DEBUG'``) and
+one INFO line summarises them (:func:`summarize_paramwise_options`), e.g. for the SE-ResNet-50
+ImageNet-LT config: ``paramwise options of 130 of 354 trainable parameter tensors (one line per
+tensor at log_level='DEBUG'): decay_mult=0.0, lr=0.2, weight_decay=0.0: 130 (kappa 65,
+lambda_ 65); the other 224: the optimizer's lr=0.2, weight_decay=0.0001``.
 """
 import copy
+import logging
+from collections import Counter
+from typing import Dict, Optional
 
 from mmengine.optim import DefaultOptimWrapperConstructor
 from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS
@@ -67,10 +78,74 @@ class GatedOptimWrapperConstructor(DefaultOptimWrapperConstructor):
         'UserDefinedDictVariable' object has no attribute 'items'`` (dynamo's optimizer support
         expects plain dicts).
         """
-        wrapper = super().__call__(model)
+        from mmengine.logging import MMLogger
+        logger = MMLogger.get_current_instance()
+        lines = _ParamwiseOptionsToDebug()
+        logger.addFilter(lines)
+        try:
+            wrapper = super().__call__(model)
+        finally:
+            logger.removeFilter(lines)
+        if lines.options:
+            n_trainable = sum(1 for p in model.parameters() if p.requires_grad)
+            defaults = dict(lr=self.base_lr, weight_decay=self.base_wd)
+            logger.info(summarize_paramwise_options(lines.options, n_trainable, defaults))
         for optimizer in _optimizers(wrapper):
             optimizer.param_groups[:] = [dict(g) for g in optimizer.param_groups]
         return wrapper
+
+
+PARAMWISE_PREFIX = 'paramwise_options -- '
+
+
+class _ParamwiseOptionsToDebug(logging.Filter):
+    """Logger filter: mmengine's ``paramwise_options -- NAME:KEY=VALUE`` records become DEBUG
+    records (INFO handlers drop them) and are collected in ``options`` (NAME -> {KEY: VALUE})."""
+
+    def __init__(self):
+        super().__init__()
+        self.options: Dict[str, Dict[str, str]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.msg
+        if isinstance(msg, str) and msg.startswith(PARAMWISE_PREFIX):
+            name, _, option = msg[len(PARAMWISE_PREFIX):].partition(':')
+            key, _, value = option.partition('=')
+            self.options.setdefault(name, {})[key] = value
+            record.levelno, record.levelname = logging.DEBUG, 'DEBUG'
+        return True
+
+
+def summarize_paramwise_options(options: Dict[str, Dict[str, str]],
+                                n_trainable: Optional[int] = None,
+                                defaults: Optional[dict] = None) -> str:
+    """One line: the parameter tensors grouped by the options they got, each group with its
+    count and the parameter kinds (last name component: weight, bias, kappa, lambda_), the
+    largest group first; then how many got none (they use the optimizer's ``defaults``).
+
+    Args:
+        options: parameter name -> {option: value} as mmengine logs them
+            (``paramwise_options -- NAME:OPTION=VALUE``).
+        n_trainable: the model's trainable parameter tensors.
+        defaults: the optimizer's own settings (e.g. ``lr``, ``weight_decay``), for the rest.
+    """
+    groups: Dict[tuple, Counter] = {}
+    for name, opts in options.items():
+        groups.setdefault(tuple(sorted(opts.items())), Counter())[name.rsplit('.', 1)[-1]] += 1
+    parts = []
+    for opts, kinds in sorted(groups.items(), key=lambda kv: (-sum(kv[1].values()), kv[0])):
+        what = ', '.join(f'{kind} {n}' for kind, n in kinds.most_common())
+        parts.append(f'{", ".join(f"{k}={v}" for k, v in opts)}: {sum(kinds.values())} '
+                     f'({what})')
+    total = ''
+    if n_trainable is not None:
+        total = f' of {n_trainable} trainable'
+        rest = n_trainable - len(options)
+        if rest > 0:
+            given = ', '.join(f'{k}={v}' for k, v in (defaults or {}).items() if v is not None)
+            parts.append(f'the other {rest}: the optimizer\'s' + (f' {given}' if given else ''))
+    return (f'paramwise options of {len(options)}{total} parameter tensors (one line per '
+            f'tensor at log_level=\'DEBUG\'): ' + '; '.join(parts))
 
 
 def _optimizers(wrapper):

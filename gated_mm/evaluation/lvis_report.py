@@ -1,9 +1,13 @@
 """Checks and reports around mmdet's ``LVISMetric`` for ``tools/train.py`` / ``tools/test.py``.
 
-* :func:`check_detection_config` (before building the runner): the detector heads'
-  ``num_classes`` must equal the number of categories of every annotation file the config
-  names (else mmdet fails late with ``IndexError`` in ``cat_ids[label]``), and a paper
-  config's local ImageNet backbone checkpoint must exist (else: how to make it).
+* :func:`check_detection_config` (before building the runner): every JSON annotation file the
+  config names must be non-empty JSON with images (else ``Expecting value: line 1 column 1
+  (char 0)`` without the file's name, or 16 frames ending ``need at least one array to
+  concatenate``); the detector heads' ``num_classes`` must equal the number of categories of
+  every annotation file (else mmdet fails late with ``IndexError`` in ``cat_ids[label]``); the
+  backbone must give the neck as many feature maps as its ``in_channels`` lists (else a bare
+  ``AssertionError`` in FPN); a paper config's local ImageNet backbone checkpoint must exist
+  (else: how to make it).
 * :func:`enable_lvis_result_files` + :func:`report_lvis_results` (around ``runner.test()``):
   keep the detections as JSON, warn with the remedy when there are none (mmdet then logs
   "The testing results of the whole dataset is empty." and returns ``{}``), and write the
@@ -26,17 +30,99 @@ BACKBONE_HINT = ('make it from the public APA ImageNet checkpoint (github.com/ko
                  'convert_apa_checkpoint.py APA_CHECKPOINT.pth {path} --backbone-only')
 
 
-def _datasets(cfg) -> List[dict]:
-    """(name, dataset cfg) of the train/val/test dataloaders, wrappers (RFS) unwrapped."""
+LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+
+
+def _datasets(cfg, loaders=LOADERS) -> List[dict]:
+    """(name, dataset cfg, config key of the dataset) of the dataloaders, wrappers (RFS)
+    unwrapped."""
     out = []
-    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+    for key in loaders:
         loader = cfg.get(key)
         ds = loader.get('dataset') if loader else None
+        where = f'{key}.dataset'
         while ds is not None and 'ann_file' not in ds and ds.get('dataset') is not None:
-            ds = ds['dataset']
+            ds, where = ds['dataset'], where + '.dataset'
         if ds is not None and ds.get('ann_file'):
-            out.append((key, ds))
+            out.append((key, ds, where))
     return out
+
+
+def _evaluator_ann_files(cfg, evaluators=('val_evaluator', 'test_evaluator')) -> List[tuple]:
+    """(config key, path) of the ``ann_file`` of the evaluators."""
+    out = []
+    for key in evaluators:
+        ev = cfg.get(key)
+        evs = ev if isinstance(ev, (list, tuple)) else [ev]
+        for i, e in enumerate(evs):
+            if isinstance(e, dict) and isinstance(e.get('ann_file'), str):
+                out.append((f'{key}' + (f'[{i}]' if len(evs) > 1 else '') + '.ann_file',
+                            e['ann_file']))
+    return out
+
+
+def load_annotation_file(path: str, key: str) -> dict:
+    """Load a COCO / LVIS-format annotation file that must hold images.
+
+    Args:
+        path: the JSON file.
+        key: the config key that names it, for the message (e.g.
+            ``'train_dataloader.dataset.ann_file'``).
+
+    Raises:
+        ValueError: one line naming the file and ``key``, when the file is empty, not JSON,
+            not a JSON object or has no images.
+    """
+    redo = 'download or convert it again'
+    if osp.getsize(path) == 0:
+        raise ValueError(f'{path} ({key}) is empty (0 bytes): expected a COCO/LVIS-format '
+                         f'JSON annotation file; {redo}')
+    try:
+        with open(path, encoding='utf-8') as f:
+            data = json.load(f)
+    except (ValueError, UnicodeDecodeError) as e:  # json.JSONDecodeError is a ValueError
+        raise ValueError(f'{path} ({key}) is not valid JSON ({e}): the file is truncated or '
+                         f'not an annotation file; {redo}') from None
+    if not isinstance(data, dict):
+        raise ValueError(f'{path} ({key}) holds a JSON {type(data).__name__}, not the COCO/LVIS '
+                         f'object with images, annotations and categories (a results file?)')
+    if not data.get('images'):
+        raise ValueError(f'{path} ({key}) has no images ("images" is empty or missing): a '
+                         f'COCO/LVIS annotation file lists the images it annotates; set {key} '
+                         f'to a file with images, or {redo}')
+    return data
+
+
+def _check_backbone_feeds_neck(model: dict, scope: str = 'mmdet') -> None:
+    """Raise ``ValueError`` when the backbone's ``out_indices`` give a different number of
+    feature maps than the first neck's ``in_channels`` list (FPN, ChannelMapper, ...); without
+    ``out_indices`` the default of the backbone class registered in ``scope`` counts."""
+    backbone, neck = model.get('backbone'), model.get('neck')
+    neck = neck[0] if isinstance(neck, (list, tuple)) and neck else neck
+    if not isinstance(backbone, dict) or not isinstance(neck, dict):
+        return
+    in_channels = neck.get('in_channels')
+    if not isinstance(in_channels, (list, tuple)):
+        return
+    out_indices = backbone.get('out_indices')
+    if out_indices is None:  # the backbone's default (GatedResNet: (3, ), the last stage)
+        import importlib
+        import inspect
+        cls = backbone.get('type')
+        try:
+            if isinstance(cls, str):
+                cls = importlib.import_module(f'{scope}.registry').MODELS.get(cls)
+            out_indices = inspect.signature(cls).parameters['out_indices'].default
+        except (ImportError, TypeError, ValueError, KeyError):
+            return
+    if not isinstance(out_indices, (list, tuple)) or len(out_indices) == len(in_channels):
+        return
+    raise ValueError(
+        f'model.backbone.out_indices={tuple(out_indices)} gives {len(out_indices)} feature '
+        f'map(s) but model.neck ({neck.get("type")}) expects {len(in_channels)} '
+        f'(in_channels={list(in_channels)}): set model.backbone.out_indices='
+        f'{tuple(range(len(in_channels)))} (a classification backbone\'s out_indices=(3, ) '
+        f'returns the last stage only)')
 
 
 def _ann_path(ds: dict) -> str:
@@ -63,23 +149,47 @@ def _head_num_classes(model: dict) -> Dict[str, int]:
 
 
 def check_detection_config(cfg, training: bool = True) -> None:
-    """Raise ``ValueError`` with one actionable line when the heads' class count differs from
-    an annotation file's, or (``training``, no ``load_from``) a local ``Pretrained`` backbone
-    checkpoint is missing. Annotation files that do not exist yet are skipped (the dataset
-    reports them)."""
+    """Raise ``ValueError`` with one actionable line when
+
+    * a JSON annotation file is empty, not JSON or without images
+      (:func:`load_annotation_file`): the train / val sets' and ``val_evaluator``'s when
+      ``training``, else the test set's and ``test_evaluator``'s, and every file whose
+      categories are counted;
+    * the heads' class count differs from an annotation file's;
+    * the backbone's ``out_indices`` do not fit the neck's ``in_channels``;
+    * (``training``, no ``load_from``) a local ``Pretrained`` backbone checkpoint is missing.
+
+    Annotation files that do not exist yet are skipped (the dataset reports them)."""
     model = cfg.get('model') or {}
     heads = _head_num_classes(model)
+    loaded = {}
+
+    def load(path, key):
+        if path not in loaded:
+            loaded[path] = load_annotation_file(path, key)
+        return loaded[path]
+
+    # the files of the loops that run first, named by their own keys
+    in_use = (LOADERS[:2], ('val_evaluator', )) if training else (LOADERS[2:],
+                                                                    ('test_evaluator', ))
+    for key, ds, where in _datasets(cfg, in_use[0]):
+        path = _ann_path(ds)
+        if path.endswith('.json') and osp.isfile(path):
+            load(path, f'{where}.ann_file')
+    for key, path in _evaluator_ann_files(cfg, in_use[1]):
+        if path.endswith('.json') and osp.isfile(path):
+            load(path, key)
+    _check_backbone_feeds_neck(model, cfg.get('default_scope') or 'mmdet')
     if heads:
-        for key, ds in _datasets(cfg):
+        for key, ds, where in _datasets(cfg):
             path = _ann_path(ds)
             classes = (ds.get('metainfo') or {}).get('classes')
             if classes:  # mmdet keeps only these classes of the file
-                n_cats, path = len(classes), f'{key}.dataset.metainfo.classes'
+                n_cats, path = len(classes), f'{where}.metainfo.classes'
             elif not osp.isfile(path):
                 continue
             else:
-                with open(path) as f:
-                    n_cats = len(json.load(f).get('categories', []))
+                n_cats = len(load(path, f'{where}.ann_file').get('categories', []))
             for tag, n in heads.items():
                 if n_cats and n != n_cats:
                     raise ValueError(

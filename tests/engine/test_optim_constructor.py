@@ -75,3 +75,34 @@ def test_config_keys_win_and_bad_option_is_refused(upstream_cfg):
     upstream_cfg.optim_wrapper['paramwise_cfg'] = dict(gate_decay='yes')
     with pytest.raises(TypeError, match='gate_decay must be True or False'):
         build_optim_wrapper(model, upstream_cfg.optim_wrapper)
+
+
+def test_paramwise_options_are_summarised_in_one_info_line(upstream_cfg, tmp_path):
+    """mmengine's one INFO line per parameter and option becomes one INFO summary (what got
+    which decay); the per-parameter lines are still there at DEBUG."""
+    from mmengine.logging import MMLogger
+    wd = upstream_cfg.optim_wrapper.optimizer.weight_decay
+    use_gated_optim_constructor(upstream_cfg)
+    model = _model()
+    for level in ('INFO', 'DEBUG'):
+        log_file = tmp_path / f'{level}.log'
+        MMLogger.get_instance(f'gated_mm_test_paramwise_{level}', log_file=str(log_file),
+                              log_level=level)
+        build_optim_wrapper(model, upstream_cfg.optim_wrapper)
+        for handler in MMLogger.get_current_instance().handlers:
+            handler.flush()
+        lines = log_file.read_text().splitlines()
+        per_param = [line for line in lines if 'paramwise_options -- ' in line]
+        summary = [line for line in lines if 'paramwise options of ' in line]
+        assert len(summary) == 1, lines
+        if level == 'INFO':
+            assert per_param == []
+        else:  # one line per parameter and option: lr, weight_decay, decay_mult of κ, λ ...
+            assert len(per_param) > len(list(model.parameters()))
+            assert all(' - DEBUG - ' in line for line in per_param), per_param[:2]
+    text = summary[0].split('paramwise options of ', 1)[1]
+    assert text.startswith('4 of 10 trainable parameter tensors')
+    # κ and λ of the two gates: no decay; the other tensors got no option (optimizer default)
+    lr = upstream_cfg.optim_wrapper.optimizer.lr
+    assert f'decay_mult=0.0, lr={lr}, weight_decay=0.0: 4 (kappa 2, lambda_ 2)' in text, text
+    assert text.endswith(f"; the other 6: the optimizer's lr={lr}, weight_decay={wd}"), text

@@ -6,6 +6,7 @@ import json
 import pytest
 from mmengine.config import Config
 
+import gated_mm  # noqa: F401  (registers GatedResNet: its default out_indices are read)
 from gated_mm.evaluation import lvis_report
 
 
@@ -103,3 +104,56 @@ def test_per_category_table_sorted_by_group_and_image_count(tmp_path):
     csv = (tmp_path / 'lvis_per_category_ap.csv').read_text().splitlines()
     assert csv[0] == 'category_id,name,frequency,image_count,instance_count,bbox_AP'
     assert (tmp_path / 'lvis_per_category_ap.md').is_file()
+
+
+def test_empty_and_image_less_annotation_files_are_one_line(tmp_path):
+    """A 0-byte file (upstream: 'Expecting value: line 1 column 1 (char 0)', no file named),
+    a truncated one, valid JSON with no images (upstream: 16 frames ending 'need at least one
+    array to concatenate'), and a results list given as annotations: one line naming the file
+    and the config key, for datasets and evaluators, detectors or not."""
+    good = lvis_file(tmp_path / 'good.json')
+    cases = {'empty.json': ('', 'is empty (0 bytes): expected a COCO/LVIS-format JSON'),
+             'cut.json': (good.read_text()[:100], 'is not valid JSON ('),
+             'noimg.json': (json.dumps(dict(images=[], annotations=[], categories=[])),
+                            'has no images ("images" is empty or missing)'),
+             'list.json': ('[]', 'holds a JSON list, not the COCO/LVIS object')}
+    for name, (content, what) in cases.items():
+        bad = tmp_path / name
+        bad.write_text(content)
+        cfg = det_cfg(tmp_path, good)
+        cfg.test_dataloader.dataset.ann_file = str(bad)
+        with pytest.raises(ValueError) as e:
+            lvis_report.check_detection_config(cfg, training=False)
+        msg = str(e.value)
+        assert '\n' not in msg and msg.startswith(
+            f'{bad} (test_dataloader.dataset.ann_file) {what}'), msg
+        # the evaluator's file, and a wrapped training set (key path through the wrapper)
+        cfg = det_cfg(tmp_path, good)
+        cfg.test_evaluator.ann_file = str(bad)
+        with pytest.raises(ValueError, match=r'\(test_evaluator\.ann_file\)'):
+            lvis_report.check_detection_config(cfg, training=False)
+        cfg = det_cfg(tmp_path, good, model=dict())  # no detector heads: still checked
+        cfg.train_dataloader.dataset.dataset.ann_file = str(bad)
+        with pytest.raises(ValueError, match=r'\(train_dataloader\.dataset\.dataset\.ann_file\)'):
+            lvis_report.check_detection_config(cfg, training=True)
+    lvis_report.check_detection_config(det_cfg(tmp_path, good))
+
+
+def test_classification_backbone_in_a_detector_is_one_line(tmp_path):
+    """The README's GatedResNet dict (out_indices=(3, ), also its default) under an FPN: upstream
+    a bare AssertionError in FPN.forward; now the key and the fix."""
+    good = lvis_file(tmp_path / 'good.json')
+    neck = dict(type='FPN', in_channels=[256, 512, 1024, 2048], out_channels=256, num_outs=5)
+    for backbone in (dict(type='GatedResNet', depth=50, out_indices=(3, )),
+                     dict(type='GatedResNet', depth=50)):  # the default: the last stage
+        cfg = det_cfg(tmp_path, good)
+        cfg.model.backbone, cfg.model.neck = backbone, neck
+        with pytest.raises(ValueError) as e:
+            lvis_report.check_detection_config(cfg, training=False)
+        assert str(e.value) == (
+            'model.backbone.out_indices=(3,) gives 1 feature map(s) but model.neck (FPN) '
+            'expects 4 (in_channels=[256, 512, 1024, 2048]): set model.backbone.out_indices='
+            "(0, 1, 2, 3) (a classification backbone's out_indices=(3, ) returns the last "
+            'stage only)')
+    cfg.model.backbone.out_indices = (0, 1, 2, 3)
+    lvis_report.check_detection_config(cfg, training=False)

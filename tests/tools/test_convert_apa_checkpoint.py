@@ -391,3 +391,29 @@ def test_converted_cifar_resnet_gives_the_same_logits(tmp_path, kind):
     torch.testing.assert_close(got, expected, rtol=1e-7, atol=1e-8)
     with pytest.raises(conv.ConversionError, match='layer2.0.shortcut.0.weight: option-B'):
         conv.map_cifar_key('layer2.0.shortcut.0.weight')
+
+
+
+def test_public_aglu_lambda_is_shifted_not_floored_as_the_docstring_says():
+    """The converter's docstring: the public UniRect computes with relu(λ) + 1e-8 everywhere
+    (RefAGLU, transcribed), gated_mm's AGLU with max(λ, 1e-4); outputs differ by ≤ 3.2e-9
+    (|z| ≤ 10, κ = 1, λ = 1, float64) and by up to 2.5e-5 for λ < 1e-4; the warning says so."""
+    from gated_mm.models.activations import AGLU
+    z = torch.linspace(-10, 10, 20001, dtype=torch.float64)
+    ref, ours = RefAGLU().double(), AGLU().double()
+
+    def max_diff(lam):
+        with torch.no_grad():
+            ref.lambda_param.fill_(lam)
+            ours.lambda_.fill_(lam)
+            ref.kappa_param.fill_(1.0)
+            ours.kappa.fill_(1.0)
+            return (ref(z) - ours(z)).abs().max().item()
+
+    assert 1e-10 < max_diff(1.0) <= 3.2e-9  # a 1e-8 shift of λ: not zero, so not a floor
+    assert 1e-5 < max_diff(0.0) <= 2.5e-5  # below 1e-4: 1e-8 (public) vs 1e-4 (gated_mm)
+    lam32 = torch.tensor(0.25, dtype=torch.float32)
+    assert lam32 + 1e-8 == lam32  # float32: the shift vanishes for λ ≥ 0.25
+    warn = conv.range_warnings({'layer1.0.unirect1.lambda_param': torch.tensor([5e-5]),
+                                'layer1.0.unirect2.lambda_param': torch.tensor([0.5])})
+    assert len(warn) == 1 and 'relu(lambda) + 1e-8' in warn[0] and 'unirect1' in warn[0]

@@ -352,3 +352,80 @@ def test_shell_scripts_print_usage_without_arguments():
     for script in ('dist_train.sh', 'dist_test.sh', 'slurm_train.sh', 'slurm_test.sh'):
         proc = run(['bash', osp.join(REPO, 'tools', script)], expect_ok=False)
         assert proc.returncode == 2 and proc.stderr.startswith('usage:'), script
+
+
+# ---------------------------------------------------------------- the errors users hit first
+def _one_line_error(proc, tool):
+    """The tool's last stderr line (its one-line error); exit status 1, no traceback."""
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert 'Traceback' not in proc.stderr, proc.stderr[-3000:]
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith(f'{tool}: error: '), proc.stderr[-3000:]
+    return last[len(f'{tool}: error: '):]
+
+
+def _det_options(root):
+    return ['--cfg-options', *(f'{k}_dataloader.dataset.data_root={root}'
+                               for k in ('train', 'val', 'test')),
+            f'val_evaluator.ann_file={root}ann.json', f'test_evaluator.ann_file={root}ann.json']
+
+
+@pytest.mark.slow  # tool subprocesses: 25-70 s on a busy 2-core machine
+def test_bad_annotation_files_are_one_line(det_data, tmp_path):
+    """0-byte annotation file (tools/test.py; upstream 'Expecting value: line 1 column 1 (char
+    0)' without the file) and valid JSON with no images (tools/train.py; upstream 16 frames
+    ending 'need at least one array to concatenate')."""
+    import shutil
+    root = str(tmp_path / 'data') + '/'
+    shutil.copytree(det_data, root)
+    ckpt = tmp_path / 'any.pth'
+    torch.save({'state_dict': {}}, ckpt)
+    (tmp_path / 'data' / 'ann.json').write_text('')
+    msg = _one_line_error(python_tool('test.py', DET_CONFIG, str(ckpt), '--work-dir',
+                                      str(tmp_path / 'w'), *_det_options(root),
+                                      expect_ok=False), 'test.py')
+    assert msg.startswith(f'{root}ann.json (test_dataloader.dataset.ann_file) is empty (0 '
+                          'bytes): expected a COCO/LVIS-format JSON annotation file'), msg
+    (tmp_path / 'data' / 'ann.json').write_text(json.dumps(dict(
+        images=[], annotations=[], categories=[dict(id=1, name='a'), dict(id=2, name='b')])))
+    msg = _one_line_error(python_tool('train.py', DET_CONFIG, '--work-dir', str(tmp_path / 'w'),
+                                      *_det_options(root), expect_ok=False), 'train.py')
+    assert msg.startswith(f'{root}ann.json (train_dataloader.dataset.ann_file) has no images'), msg
+
+
+@pytest.mark.slow  # tool subprocesses: 25-70 s on a busy 2-core machine
+def test_truncated_checkpoints_are_one_line(full_run, cls_data, tmp_path):
+    """tools/test.py CHECKPOINT, tools/train.py --resume CKPT and load_from=CKPT with a file
+    cut short (upstream: 8-12 frames ending in PytorchStreamReader's 'failed finding central
+    directory')."""
+    data = open(osp.join(full_run, 'iter_3.pth'), 'rb').read()
+    cut = tmp_path / 'iter_3.pth'
+    cut.write_bytes(data[:len(data) // 3])
+    tail = (f'{cut}: not a readable checkpoint (RuntimeError: PytorchStreamReader failed reading '
+            f'zip archive: failed finding central directory; {len(data) // 3} bytes): the file '
+            'is truncated or not a checkpoint; copy or download it again, or use an earlier one')
+    msg = _one_line_error(python_tool('test.py', CLS_CONFIG, str(cut), '--work-dir',
+                                      str(tmp_path / 'a'), *cls_options(cls_data),
+                                      expect_ok=False), 'test.py')
+    assert msg == f'checkpoint {tail}', msg
+    msg = _one_line_error(python_tool('train.py', CLS_CONFIG, '--work-dir', str(tmp_path / 'b'),
+                                      '--resume', str(cut), *cls_options(cls_data),
+                                      expect_ok=False), 'train.py')
+    assert msg == f'--resume {tail}', msg
+    msg = _one_line_error(python_tool('train.py', CLS_CONFIG, '--work-dir', str(tmp_path / 'c'),
+                                      *cls_options(cls_data, load_from=str(cut)),
+                                      expect_ok=False), 'train.py')
+    assert msg == f'load_from {tail}', msg
+
+
+@pytest.mark.slow  # tool subprocesses: 25-70 s on a busy 2-core machine
+def test_classification_backbone_under_fpn_is_one_line(det_data, tmp_path):
+    """out_indices=(3, ) (the README's classification backbone) under the detector's FPN:
+    upstream a bare AssertionError from FPN.forward at the first iteration."""
+    opts = _det_options(det_data)
+    opts.append('model.backbone.out_indices=(3,)')
+    msg = _one_line_error(python_tool('train.py', DET_CONFIG, '--work-dir', str(tmp_path),
+                                      *opts, expect_ok=False), 'train.py')
+    assert msg.startswith('model.backbone.out_indices=(3,) gives 1 feature map(s) but '
+                          'model.neck (FPN) expects 3 (in_channels=[16, 32, 64]): set '
+                          'model.backbone.out_indices=(0, 1, 2)'), msg

@@ -41,9 +41,21 @@ APA ImageNet-LT recipe).
 ``--backbone-only``: drop the classifier and the ``backbone.`` prefix (keys as ``GatedResNet``'s
 own), for ``init_cfg=dict(type='Pretrained', checkpoint=DST)`` of a detector backbone.
 
-Public-code differences that are reported, not converted: its APA gates of some versions
-clamp κ to [−3.5, 3.5] and λ to ≤ 10 (gated_mm: no clamp) and its AGLU floors λ at 1e-8
-(gated_mm: 1e-4); a warning lists parameters outside gated_mm's identical range. CIFAR
+Public-code differences that are reported, not converted (λ and κ are copied unchanged):
+
+* APA gates (``Unified``): λ is clamped at 1e-4 as in gated_mm; some versions
+  (``resnet_pytorch.py``) also clamp κ to [−3.5, 3.5] and λ to ≤ 10 (gated_mm: no upper
+  clamp).
+* AGLU units (``UniRect`` in ``resnet_cifar.py``): the public forward computes with
+  λ' = relu(λ) + 1e-8 for every λ, a shift, not a floor; gated_mm computes with
+  max(λ, 1e-4). For λ ≥ 1e-4 the two differ only by that 1e-8 in λ: at κ = 1, λ = 1 the
+  unit's outputs differ by at most 3.2e-9 over |z| ≤ 10 in float64, and in float32
+  λ + 1e-8 rounds to λ for λ ≥ 0.25. For λ < 1e-4 the public unit computes with
+  max(λ, 0) + 1e-8 (close to the Gumbel limit λ → 0) and gated_mm with 1e-4: outputs differ by
+  up to 2.5e-5 (|z| ≤ 10).
+
+A warning lists the parameters in the ranges where the two compute differently (κ outside
+[−3.5, 3.5] or λ > 10 in an APA gate; λ < 1e-4 in an AGLU unit). CIFAR
 ResNet-32 checkpoints (``classification/resnet_cifar.py``, ``ResNet_s``: ``resnet32`` and
 ``se_resnet32`` with ``unirect`` / ``se.unact`` / ``linear``) become ``GatedCifarResNet``
 (depth 6n + 2 from the blocks per stage, option-A shortcuts, SE style 'apa' if ``se.norm``):
@@ -260,8 +272,8 @@ def range_warnings(state: Dict) -> list:
             out.append(f'{k} = {v.flatten().tolist()} > 10 (clamped by some public versions)')
         if 'unirect' in k or k.startswith('relu.'):
             if k.endswith('lambda_param') and (v < 1e-4).any():
-                out.append(f'{k} = {v.flatten().tolist()} < 1e-4 (public floor 1e-8, '
-                           f'gated_mm 1e-4)')
+                out.append(f'{k} = {v.flatten().tolist()} < 1e-4 (public AGLU computes with '
+                           f'relu(lambda) + 1e-8, gated_mm with max(lambda, 1e-4))')
     return out
 
 

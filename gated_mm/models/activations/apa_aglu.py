@@ -301,6 +301,9 @@ class AGLU(_APABase):
 
     Args: as :class:`APA`; default inits are the public classification code's
     κ ~ U(0.8, 1.2), λ ~ U(0, 1) (the public detection backbone uses κ ~ U(1.0, 1.3)).
+    λ is used as max(λ, ``lambda_min``); the public ``UniRect`` uses relu(λ) + 1e-8 (a shift,
+    not a floor; the difference is quantified in
+    ``tools/dataset_converters/convert_apa_checkpoint.py``).
     """
     unit = True
     default_kappa_init = (0.8, 1.2)
