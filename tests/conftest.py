@@ -4,9 +4,9 @@ The APA/AGLU kernels are checked against the float64 references in their eager f
 (``GATED_MM_COMPILE=0``), which compiles nothing; ``tests/models/activations/test_apa_aglu.py`` compares the
 compiled kernels with the eager ones separately. Subprocesses (tools/*.py) inherit this.
 
-Devices: ``DEVICES`` is ``['cpu']`` plus ``'cuda'`` when ``torch.cuda.is_available()``;
-the ``device`` fixture runs a test once per entry of ``DEVICE_PARAMS`` (the CUDA case is
-skipped with the reason on a machine without a GPU, so a CPU-only run shows what it left out).
+Devices: the one mechanism for CPU + CUDA cases is the ``device`` fixture: it runs a test once
+per entry of ``DEVICE_PARAMS`` (the CUDA case is skipped with the reason on a machine without a
+GPU, so a CPU-only run shows what it left out); ``@pytest.mark.cuda`` marks a CUDA-only test.
 ``@pytest.mark.slow``: tests that take a minute or more on 2 CPU cores (e.g. torch.compile);
 they run by default (CI included); ``-m "not slow"`` skips them locally.
 """
@@ -18,7 +18,6 @@ import torch
 os.environ.setdefault('GATED_MM_COMPILE', '0')
 
 CUDA = torch.cuda.is_available()
-DEVICES = ['cpu'] + (['cuda'] if CUDA else [])
 _NO_CUDA = 'no CUDA device (torch.cuda.is_available() is False): GPU case not run'
 DEVICE_PARAMS = ['cpu', pytest.param('cuda', marks=pytest.mark.skipif(not CUDA, reason=_NO_CUDA))]
 
