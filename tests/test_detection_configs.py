@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
 
 import gated_mm  # noqa: F401
 
@@ -183,8 +182,9 @@ LVIS_V1_TRAIN_IMAGES = 100_170  # LVIS v1 train split (Gupta et al., CVPR 2019; 
 
 def _build_loss(cfg):
     from mmdet.registry import MODELS
-    init_default_scope('mmdet')
-    return MODELS.build(cfg.model.roi_head.bbox_head.loss_cls)
+    from mmengine.registry import DefaultScope
+    with DefaultScope.overwrite_default_scope('mmdet'):  # leaves no scope behind
+        return MODELS.build(cfg.model.roi_head.bbox_head.loss_cls)
 
 
 def _tail_checks(loss, cfg, counts, num_images):
