@@ -203,10 +203,21 @@ def test_color_jitter_with_hue(color_image):
     # another test may have left a different default scope (e.g. mmdet) behind
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         jitter = TRANSFORMS.build(dict(type='ColorJitter', hue=0.4))
-    np.random.seed(0)
-    for _ in range(8):  # hue ~ U(-0.4, 0.4): negative values are drawn
+    drawn = []
+    for seed in range(8):
+        # the draw of mmpretrain's ColorJitter.get_params: the order of the four adjustments,
+        # then hue ~ U(-0.4, 0.4) (brightness, contrast, saturation are off: not drawn)
+        np.random.seed(seed)
+        np.random.permutation(4)
+        hue = np.random.uniform(-0.4, 0.4)
+        np.random.seed(seed)
         out = jitter.transform({'img': color_image.copy()})['img']
-        assert out.shape == color_image.shape
+        assert out.shape == color_image.shape and out.dtype == np.uint8
+        err = np.abs(out.astype(np.float32) - _hue_reference(color_image, hue))
+        assert err.mean() < 3.0 and np.percentile(err, 99) < 16, (hue, err.mean())
+        drawn.append(hue)
+    # negative hues were drawn, and shifts large enough that an unchanged image fails
+    assert min(drawn) < -0.1 and sum(abs(h) > 0.1 for h in drawn) >= 4, drawn
 
 
 # ---------------------------------------------------------------- AMP on CPU

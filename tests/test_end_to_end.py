@@ -1,16 +1,25 @@
 """Real runs of the quick-start model on real Fashion-MNIST-LT through tools/train.py and
-tools/test.py: training beats chance and reports every shot-wise key; an interrupted and
-resumed run ends with the weights of an uninterrupted one."""
+tools/test.py: training beats chance and reports every shot-wise key.
+
+Control runs (``GATED_MM_E2E_CONTROL=1``): the same subset, schedule and model with (a) the
+training labels shuffled (images no longer tell the class; the long tail alone still gives
+many > few) and (b) constant gates (AGLU and the APA gates at κ = 0, λ = 1, frozen: η = 1/2
+everywhere, a linear network). A threshold is calibrated when both controls stay below it;
+the numbers over seeds are still to be measured (on the shared 2-core machine both runs
+timed out at 900 s), so TOP1_MIN is the former 25 % until then.
+
+(Exact resume is tested once, the strongest way, in tests/engine/test_exact_resume.py.)"""
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
-import torch
 
 ROOT = Path(__file__).resolve().parents[1]
+TOP1_MIN = 25.0  # to be calibrated against the control runs (module docstring)
 QUICKSTART = ROOT / ('configs/fashion_mnist_lt/'
                      'gated-se-resnet26-w16_apa-aglu_1xb128-10e_fashion-mnist-lt.py')
 
@@ -65,22 +74,63 @@ def run(*args, env=None):
     return proc
 
 
+def shuffled_labels_root(folder):
+    """A Fashion-MNIST folder whose training labels are a fixed permutation of the real ones
+    (images and the test split as they are, linked)."""
+    from gated_mm.datasets import find_fashion_mnist
+    real = Path(find_fashion_mnist(None, download=False))
+    folder.mkdir()
+    for name in ('train-images-idx3-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte'):
+        (folder / name).symlink_to(real / name)
+    raw = (real / 'train-labels-idx1-ubyte').read_bytes()  # 8-byte IDX header, uint8 labels
+    labels = np.frombuffer(raw[8:], dtype=np.uint8)
+    shuffled = labels[np.random.default_rng(0).permutation(len(labels))]
+    (folder / 'train-labels-idx1-ubyte').write_bytes(raw[:8] + shuffled.tobytes())
+    return folder
+
+
+def train_and_test(config, work, env=None):
+    """tools/train.py then tools/test.py on the last checkpoint; the test metrics."""
+    run('tools/train.py', config, '--work-dir', work, env=env)
+    ckpt = (work / 'last_checkpoint').read_text().strip()
+    assert ckpt.endswith('epoch_6.pth')
+    run('tools/test.py', config, ckpt, '--work-dir', work, env=env)
+    return json.loads((work / 'test_metrics.json').read_text())
+
+
+def control_config(subset_config, tmp_path, kind):
+    """The subset config with shuffled training labels or constant, frozen gates."""
+    path = tmp_path / f'control_{kind}.py'
+    if kind == 'shuffled':
+        root = shuffled_labels_root(tmp_path / 'shuffled')
+        path.write_text(f"""_base_ = [{str(subset_config)!r}]
+train_set = dict(data_root={str(root)!r})
+train_dataloader = dict(dataset=dict(data_root={str(root)!r}))
+val_evaluator = dict(train_dataset=train_set)
+test_evaluator = val_evaluator
+""")
+    else:
+        const = "dict(_delete_=True, type='{}', kappa_init=0.0, lambda_init=1.0)"
+        frozen = 'dict(lr_mult=0.0, decay_mult=0.0)'
+        path.write_text(f"""_base_ = [{str(subset_config)!r}]
+model = dict(backbone=dict(act_cfg={const.format('AGLU')},
+                           attention_cfg=dict(gate_cfg={const.format('APA')})))
+optim_wrapper = dict(paramwise_cfg=dict(custom_keys={{'.kappa': {frozen}, '.lambda_': {frozen}}}))
+""")
+    return path
+
+
 def test_train_and_test_beat_chance_with_shot_metrics(subset_config, tmp_path):
     work = tmp_path / 'work'
     # the default (fused, compiled) kernels, as a user runs them
-    env = {'GATED_MM_COMPILE': 'auto'}
-    run('tools/train.py', subset_config, '--work-dir', work, env=env)
-    ckpt = (work / 'last_checkpoint').read_text().strip()
-    assert ckpt.endswith('epoch_6.pth')
-    run('tools/test.py', subset_config, ckpt, '--work-dir', work, env=env)
-    metrics = json.loads((work / 'test_metrics.json').read_text())
+    metrics = train_and_test(subset_config, work, env={'GATED_MM_COMPILE': 'auto'})
     keys = {f'shot/{k}' for k in ('top1', 'mean_class', 'many', 'medium', 'few')}
     assert keys <= set(metrics), metrics
     assert all(0 <= metrics[k] <= 100 for k in keys)
-    # balanced test subset: top-1 equals the mean class accuracy; 10 classes: chance is 10 %
-    # (1,000 test images: 25 % is 15 standard deviations above chance)
+    # balanced test subset: top-1 equals the mean class accuracy
     assert metrics['shot/top1'] == pytest.approx(metrics['shot/mean_class'], abs=1e-6)
-    assert metrics['shot/top1'] > 25, metrics
+    # 10 classes: chance is 10 % (1,000 test images: 25 % is 15 standard deviations above)
+    assert metrics['shot/top1'] > TOP1_MIN, metrics
     assert metrics['shot/many'] > metrics['shot/few'], metrics
     printed = run('tools/analysis_tools/print_metrics.py', work / 'test_metrics.json').stdout
     assert 'shot/few' in printed and f"{metrics['shot/top1']:6.2f}" in printed
@@ -89,26 +139,11 @@ def test_train_and_test_beat_chance_with_shot_metrics(subset_config, tmp_path):
     assert list(work.glob('*/vis_data/events.out.tfevents.*'))
 
 
-def test_resume_of_the_gated_model_matches_an_uninterrupted_run(subset_config, tmp_path):
-    # Deterministic inputs: no random augmentation and no dropout (mmengine does not checkpoint
-    # the RNG states of the main process and the data workers).
-    config = tmp_path / 'deterministic.py'
-    config.write_text(f"""_base_ = [{str(subset_config)!r}]
-train_dataloader = dict(dataset=dict(pipeline=[dict(type='PackInputs')]))
-model = dict(backbone=dict(attention_cfg=dict(dropout=0.0)))
-""")
-    full, part = tmp_path / 'full', tmp_path / 'part'
-    run('tools/train.py', config, '--work-dir', full, '--cfg-options', 'train_cfg.max_epochs=2')
-    run('tools/train.py', config, '--work-dir', part, '--cfg-options', 'train_cfg.max_epochs=1')
-    assert not (part / 'epoch_2.pth').exists()
-    run('tools/train.py', config, '--work-dir', part, '--resume', '--cfg-options',
-        'train_cfg.max_epochs=2')
-    a = torch.load(full / 'epoch_2.pth', map_location='cpu', weights_only=False)['state_dict']
-    b = torch.load(part / 'epoch_2.pth', map_location='cpu', weights_only=False)['state_dict']
-    assert a.keys() == b.keys()
-    assert any('kappa' in k for k in a) and any('lambda_' in k for k in a)
-    for key in a:
-        torch.testing.assert_close(b[key], a[key], rtol=1e-6, atol=1e-7, msg=key)
-    # and training did move the gate parameters (so the comparison is not vacuous)
-    init = torch.load(part / 'epoch_1.pth', map_location='cpu', weights_only=False)['state_dict']
-    assert any(not torch.equal(init[k], a[k]) for k in a if k.endswith('kappa'))
+@pytest.mark.skipif(not os.environ.get('GATED_MM_E2E_CONTROL'),
+                    reason='the control runs of the module docstring (GATED_MM_E2E_CONTROL=1)')
+@pytest.mark.parametrize('kind', ['shuffled', 'constant-gates'])
+def test_control_runs_stay_below_the_thresholds(subset_config, tmp_path, kind):
+    metrics = train_and_test(control_config(subset_config, tmp_path, kind), tmp_path / 'work')
+    print(f"\ncontrol {kind}: top-1 {metrics['shot/top1']:.2f} many {metrics['shot/many']:.2f} "
+          f"few {metrics['shot/few']:.2f}")
+    assert metrics['shot/top1'] <= TOP1_MIN, metrics

@@ -37,3 +37,36 @@ def load_analysis_tool(name):
 @pytest.fixture(scope='session')
 def analysis_tool():
     return load_analysis_tool
+
+
+class TimerSpy:
+    """Stands in for a benchmark tool's ``interleaved(fns, repeats, warmup, device)``: runs the
+    real one on counting wrappers of the timed callables, and keeps, per call, how often each
+    callable ran and the medians returned, so a test can check the tool's table against what
+    was timed (a benchmark that times nothing, or reports another number, fails)."""
+
+    def __init__(self, real):
+        self.real, self.calls = real, []
+
+    def __call__(self, fns, repeats, warmup, device):
+        counts = dict.fromkeys(fns, 0)
+
+        def counted(key, fn):
+            def run():
+                counts[key] += 1
+                return fn()
+            return run
+
+        times = self.real({k: counted(k, fn) for k, fn in fns.items()}, repeats, warmup, device)
+        self.calls.append(dict(counts=counts, times=times, runs=repeats + warmup))
+        return times
+
+
+@pytest.fixture
+def timer_spy(monkeypatch):
+    """``timer_spy(module)`` replaces ``module.interleaved`` by a :class:`TimerSpy`."""
+    def install(module):
+        spy = TimerSpy(module.interleaved)
+        monkeypatch.setattr(module, 'interleaved', spy)
+        return spy
+    return install

@@ -30,16 +30,27 @@ def test_memory_only_op_and_model_tables(bench, tmp_path, capsys):
             models['APA + AGLU (ours)']['saved_bytes'])
 
 
-def test_inference_table_folds_and_fuses(bench, tmp_path, capsys):
-    """One repetition at a detection-like H x W: every variant runs, the folded ones report
-    their BatchNorms folded (stem + 3 per block + 1 per projection shortcut), the others none."""
+def test_inference_table_folds_and_fuses(bench, tmp_path, capsys, timer_spy):
+    """One repetition at a detection-like H x W: every variant runs, its images/s is the batch
+    over the time measured for it, the folded ones report their BatchNorms folded (stem + 3
+    per block + 1 per projection shortcut), the others none."""
+    spy = timer_spy(bench)
     bench.main(['inference', '--depth', '26', '--batch', '1', '--size', '32', '48',
                 '--repeats', '1', '--warmup', '0', '--device', 'cpu', '--work-dir',
                 str(tmp_path)])
     assert '32x48' in capsys.readouterr().out
     rows = {r['model']: r
             for r in json.loads((tmp_path / 'benchmark_inference.json').read_text())['rows']}
-    assert len(rows) == 6 and all(r['images_per_s'] > 0 for r in rows.values())
+    assert len(rows) == 6 and len(spy.calls) == 1
+    (call, ) = spy.calls
+    assert call['counts'] == dict.fromkeys(rows, 1)  # each variant ran (once) when timed
+    plain = next(iter(rows.values()))['images_per_s']  # the table's first row: plain
+    for name, r in rows.items():
+        median = call['times'][name]['median']
+        assert 0 < median < 60, (name, median)
+        assert r['images_per_s'] == pytest.approx(1 / median, rel=1e-12), name
+        assert r['median_ms'] == pytest.approx(1e3 * median, rel=1e-12), name
+        assert r['vs_plain'] == pytest.approx(r['images_per_s'] / plain, rel=1e-12), name
     n_bn = 1 + 3 * 8 + 4  # ResNet-26: 8 bottlenecks, 4 projection shortcuts
     for name, r in rows.items():
         assert r['bn_folded'] == (n_bn if 'BN folded' in name else 0), name

@@ -2,6 +2,7 @@
 configs build through the registry, every member gets its plain and (where one exists)
 public-layout row (the layouts themselves: test_public_layouts.py)."""
 import pytest
+import torch
 
 import gated_mm  # noqa: F401
 
@@ -25,14 +26,42 @@ def test_family_covers_every_member(tool):
     assert 'recompute_shift' not in fam['AdaShift-MA']['ours']['act_cfg']['bn2']
 
 
-def test_smoke_run(tool, tmp_path):
+def test_smoke_run(tool, tmp_path, timer_spy, monkeypatch):
+    """Each row's step time and img/s are what was measured for that model (a training step
+    that moves its weights; an inference pass), the ratios are taken of those numbers."""
+    spy = timer_spy(tool)
+    built, real_build = [], tool.build
+
+    def build(cfg, width):
+        model = real_build(cfg, width)
+        built.append((model, {k: v.clone() for k, v in model.state_dict().items()}))
+        return model
+
+    monkeypatch.setattr(tool, 'build', build)
     rows = tool.main(['--batch', '2', '--size', '32', '--width', '4', '--repeats', '1',
                       '--warmup', '0', '--only', 'IIEU-B', 'CBAM (APA + AGLU)', 'GE-θ',
                       '--breakdown', '--work-dir', str(tmp_path)])
     assert [r['member'] for r in rows] == ['IIEU-B', 'CBAM (APA + AGLU)', 'GE-θ']
+    train, infer = spy.calls  # training steps, then inference
+    assert set(train['counts']) == set(infer['counts']) and len(built) == len(train['counts'])
+    assert set(train['counts'].values()) == set(infer['counts'].values()) == {1}
+    for model, before in built:  # the timed step is a training step: it moved the weights
+        after = model.state_dict()
+        assert any(not torch.equal(after[k], v) for k, v in before.items()
+                   if k.endswith('.weight'))
     for r in rows:
-        assert r['ours']['step'] > 0 and r['ours']['img_s'] > 0 and r['ours']['saved'] > 0
-        assert r['ours']['params'] > r['plain']['params']  # the member adds parameters
+        for kind in ('plain', 'ours', 'public'):
+            m = r[kind]
+            if m is None:
+                continue
+            assert m['step'] == train['times'][m['key']]['median'] > 0
+            assert m['img_s'] == pytest.approx(2 / infer['times'][m['key']]['median'], rel=1e-12)
+        o, p = r['ours'], r['plain']
+        assert r['step_vs_plain'] == pytest.approx(o['step'] / p['step'], rel=1e-12)
+        assert r['infer_vs_plain'] == pytest.approx(o['img_s'] / p['img_s'], rel=1e-12)
+        assert r['saved_vs_plain'] == pytest.approx(o['saved'] / p['saved'], rel=1e-12)
+        assert o['saved'] > p['saved'] > 0
+        assert o['params'] > p['params']  # the member adds parameters
     assert rows[0]['public']['params'] == rows[0]['ours']['params']
     assert rows[2]['public'] is None
     md = (tmp_path / 'benchmark_family.md').read_text()

@@ -77,13 +77,43 @@ def test_adashift_b_and_ma(pub):
     _close(ours(x), layout(x))
     for size in (14, 15):  # grid-divisible (reshape path) and not (nearest upsampling)
         x = torch.randn(2, 8, size, size, dtype=torch.float64)
-        ours = AdaShiftMA(8).double()
-        layout = pub.PublicAdaShiftMA(8).double()
+        ours = AdaShiftMA(8, num_heads=2).double()
+        with torch.no_grad():  # LayerNorm affines away from their init (Δ ≈ 0 at weight 0.01)
+            for p in ours.parameters():
+                p.uniform_(0.5, 1.5)
+        layout = pub.PublicAdaShiftMA(8, num_heads=2).double()
         layout.load_state_dict(ours.state_dict())
-        delta = ours.shift(x)
-        up = F.interpolate(delta, size=(size, size), mode='nearest')
-        _close(layout(x), x * torch.sigmoid(x + up))
+        want = x * torch.sigmoid(x + _ma_shift(x, ours))
+        _close(layout(x), want)
         _close(ours(x), layout(x))
+
+
+def _ln(v, norm):
+    mean = v.mean(-1, keepdim=True)
+    return (v - mean) / torch.sqrt(((v - mean)**2).mean(-1, keepdim=True) + norm.eps) * \
+        norm.weight + norm.bias
+
+
+def _ma_shift(x, m):
+    """Δ of AdaShift-MA written out (the slides' MA(avgpool) on a 7×7 grid, per-head
+    softmax(q kᵀ/√d) v of three LayerNorm'd token copies, LayerNorm), pooled bin by bin
+    (cell j covers rows ⌊jH/7⌋ … ⌈(j+1)H/7⌉ − 1, the public K×K cell when 7 divides H) and
+    broadcast back per pixel (row i takes cell ⌊7i/H⌋), with none of the module's code."""
+    n, c, h, w = x.shape
+    heads, g = m.num_heads, 7
+    d = c // heads
+    cells = [[x[:, :, h * i // g:-(-h * (i + 1) // g), w * j // g:-(-w * (j + 1) // g)]
+              .mean(dim=(2, 3)) for j in range(g)] for i in range(g)]
+    tokens = torch.stack([t for row in cells for t in row], 1)  # (N, 49, C), row-major
+    q, k, v = (_ln(tokens, norm).view(n, g * g, heads, d)
+               for norm in (m.norm_q, m.norm_k, m.norm_v))
+    out = torch.zeros(n, g * g, heads, d, dtype=x.dtype)
+    for head in range(heads):
+        att = torch.softmax(q[:, :, head] @ k[:, :, head].transpose(1, 2) / math.sqrt(d), -1)
+        out[:, :, head] = att @ v[:, :, head]
+    delta = _ln(out.reshape(n, g * g, c), m.norm)  # (N, 49, C)
+    index = torch.tensor([[(g * i // h) * g + g * j // w for j in range(w)] for i in range(h)])
+    return delta[:, index].permute(0, 3, 1, 2)  # (N, C, H, W)
 
 
 def test_registered(pub):

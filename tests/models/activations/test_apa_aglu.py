@@ -7,6 +7,7 @@ backward, so agreement checks both the algebra and the gradient code.
 """
 import math
 
+import mpmath
 import pytest
 import torch
 from mmengine.registry import MODELS
@@ -24,6 +25,50 @@ def ref_grads(fn, z, kappa, lambda_, grad_out):
     out = fn(z, kappa, lambda_)
     grads = torch.autograd.grad(out, (z, kappa, lambda_), grad_out.double())
     return out.detach(), grads
+
+
+def mp_reference(z, kappa, lambda_, grad_out):
+    """Arbitrary-precision (50 digits, mpmath) values and gradients of Eq. (4)/(5), written from
+    the direct form η = (λ·e^(−κz) + 1)^(−1/λ) with w = λ·e^(−κz), L = log(1 + w):
+
+        ∂η/∂z = η·κ·e^(−κz)/(1 + w),   ∂η/∂κ = η·z·e^(−κz)/(1 + w),
+        ∂η/∂λ = η·(L/λ² − e^(−κz)/(λ(1 + w))),   AGLU = z·η.
+
+    ``kappa``, ``lambda_`` broadcast against ``z``; the float values are taken exactly.
+    Returns ``{unit: (y, g·∂y/∂z, g·∂y/∂κ, g·∂y/∂λ)}`` for unit False (APA) and True (AGLU),
+    float64 tensors of z's shape, each element the exact value rounded once."""
+    zs, ks, ls, gs = (t.detach().double().cpu().expand_as(z).flatten().tolist()
+                      for t in (z, kappa, lambda_, grad_out))
+    out = {False: [], True: []}
+    with mpmath.workdps(50):
+        for z_, k_, l_, g_ in zip(zs, ks, ls, gs):
+            z_, k_, l_, g_ = (mpmath.mpf(v) for v in (z_, k_, l_, g_))
+            e = mpmath.exp(-k_ * z_)
+            w = l_ * e
+            log1pw = mpmath.log1p(w)
+            eta = mpmath.exp(-log1pw / l_)
+            d_z, d_k = eta * k_ * e / (1 + w), eta * z_ * e / (1 + w)
+            d_l = eta * (log1pw / l_**2 - e / (l_ * (1 + w)))
+            out[False].append((eta, g_ * d_z, g_ * d_k, g_ * d_l))
+            out[True].append((z_ * eta, g_ * (eta + z_ * d_z), g_ * z_ * d_k, g_ * z_ * d_l))
+    return {unit: tuple(torch.tensor([float(v[i]) for v in rows], dtype=torch.float64)
+                        .view(z.shape).to(z.device) for i in range(4))
+            for unit, rows in out.items()}
+
+
+def test_mp_reference_derivatives_are_the_derivatives():
+    """The closed-form derivatives of :func:`mp_reference` against mpmath's own numerical
+    differentiation (and the public-code λ-gradient value below)."""
+    with mpmath.workdps(50):
+        for z, k, l in [(-1.0, 1.1, 0.6), (3.0, -0.7, 2.5), (0.5, 1.0, 1e-4)]:
+            ref = mp_reference(*(torch.tensor([v], dtype=torch.float64) for v in (z, k, l, 1.0)))
+
+            def f(z_, k_, l_):
+                return z_ * (l_ * mpmath.exp(-k_ * z_) + 1)**(-1 / l_)
+
+            num = [mpmath.diff(f, (z, k, l), n) for n in ((1, 0, 0), (0, 1, 0), (0, 0, 1))]
+            for got, want in zip(ref[True][1:], num):
+                assert float(got) == pytest.approx(float(want), rel=1e-12, abs=1e-300)
 
 
 def module_grads(module, z, grad_out):
@@ -252,49 +297,64 @@ def test_log1p_polynomial_matches_float64_log1p():
 
 
 def test_compiled_kernels_match_float64_at_extreme_inputs(compiled_kernels, device):
-    """The compiled kernels (polynomial log1p, FMA contraction) against the float64 maths at
-    extreme z and small/large λ, where η underflows or saturates. Bound per element: a few
-    float32 roundings of u and s, amplified by the conditioning of η = exp(−s/λ),
-    cond = 1 + (|u|·σ + s)/λ, and for the gradients also of σ = sigmoid(u) (+|u|). Eager
-    float32 meets the same bounds with the same margins (so a log1p off by more than ~1e-7
-    relative fails)."""
-    eps = torch.finfo(torch.float32).eps
+    """The compiled kernels (polynomial log1p, FMA contraction) against an arbitrary-precision
+    reference (mpmath, :func:`mp_reference`) at extreme z (±80) and small/large λ (1e-4 ...
+    7.5), where η underflows or saturates. Bound per element: a few float32 roundings of u and
+    s, amplified by the conditioning of η = exp(−s/λ), cond = 1 + (|u|·σ + s)/λ, and for the
+    gradients also of σ = sigmoid(u) (+|u|). Eager float32 meets the same bounds with the same
+    margins (so a log1p off by more than ~1e-7 relative fails)."""
     z = torch.cat([torch.linspace(-80, 80, 4000), torch.randn(4000)]).reshape(2, 4, -1)
     g = torch.randn(z.shape, generator=torch.Generator().manual_seed(1))
     z, g = z.to(device), g.to(device)
-    z64, g64 = z.double(), g.double()
     for kappa, lambda_ in [(1.0, 1e-4), (1.3, 0.05), (0.8, 1.0), (-0.7, 3.0), (2.0, 7.5)]:
         k, lam = torch.tensor([kappa], device=device), torch.tensor([lambda_], device=device)
-        k64, l64 = k.double().expand_as(z64), lam.double().expand_as(z64)
-        u = torch.log(l64) - k64 * z64
-        s = torch.nn.functional.softplus(u)
-        cond = 1 + (u.abs() * torch.sigmoid(u) + s) / l64
-        cond_g = cond + u.abs()
+        ref = mp_reference(z, k, lam, g)
         for unit in (True, False):
-            with torch.no_grad():
-                y = apa_aglu.KERNELS.run('forward', z, k, lam, unit)
-                grads = apa_aglu.KERNELS.run('backward', z, k, lam, g, unit, True, True)
-            y64 = apa_aglu.forward_math(z64, k64, l64, unit)
-            assert ((y.double() - y64).abs() <= 1e-30 + 8 * eps * cond * y64.abs()).all()
-            # per-element float64 terms: κ, λ broadcast to z's shape are not reduced
-            terms = apa_aglu.backward_math(z64, k64, l64, g64, unit, True, True)
-            eta = apa_aglu.forward_math(z64, k64, l64, False)
-            sigma = torch.sigmoid(u)
-            scale = g64.abs() * eta * ((1 + z64.abs() * sigma * abs(kappa) / lambda_) if unit
-                                       else sigma * abs(kappa) / lambda_)
-            assert ((grads[0].double() - terms[0]).abs() <= 1e-30 + 8 * eps * cond_g * scale).all()
-            for got, term in zip(grads[1:], terms[1:]):  # sums over 8,000 terms
-                bound = 1e-30 + 8 * eps * (cond_g * term.abs()).sum()
-                assert (got.double() - term.sum()).abs() <= bound, (kappa, lambda_, unit)
+            assert_kernels_within_conditioning(z, k, lam, g, unit, ref, 1e-30)
     assert apa_aglu.KERNELS.compiled and not apa_aglu.KERNELS.failed
+
+
+def assert_kernels_within_conditioning(z, kappa, lambda_, g, unit, ref, tiny):
+    """The APA/AGLU forward and backward kernels at (z, κ, λ, g) against ``ref``
+    (:func:`mp_reference`), per element within 8 roundings (of z's dtype) amplified by the
+    conditioning (see test_compiled_kernels_match_float64_at_extreme_inputs); κ, λ gradients
+    (summed over the elements sharing a κ, λ) within 8 roundings of Σ cond·|term| (for λ, of
+    the two parts of the term, which cancel where η saturates)."""
+    eps = torch.finfo(z.dtype).eps
+    with torch.no_grad():
+        y = apa_aglu.KERNELS.run('forward', z, kappa, lambda_, unit)
+        grads = apa_aglu.KERNELS.run('backward', z, kappa, lambda_, g, unit, True, True)
+    z64, g64 = z.double(), g.double()
+    k64, l64 = kappa.double().expand_as(z64), lambda_.double().expand_as(z64)
+    u = torch.log(l64) - k64 * z64
+    sigma = torch.sigmoid(u)
+    cond = 1 + (u.abs() * sigma + torch.nn.functional.softplus(u)) / l64
+    cond_g = cond + u.abs()
+    # exact per-element terms: y, g·∂y/∂z, and g·∂y/∂κ, g·∂y/∂λ before the sum
+    (y64, *terms), eta = ref[unit], ref[False][0]
+    assert ((y.double() - y64).abs() <= tiny + 8 * eps * cond * y64.abs()).all(), unit
+    gate = sigma * k64.abs() / l64
+    scale = g64.abs() * eta * ((1 + z64.abs() * gate) if unit else gate)
+    assert ((grads[0].double() - terms[0]).abs() <= tiny + 8 * eps * cond_g * scale).all(), unit
+    # ∂η/∂λ = η·(s − σ)/λ² (s = log(1 + w), σ = w/(1 + w)): s and σ cancel where η saturates
+    # (both ≈ w): the λ terms are bounded by roundings of the two parts, |g|·η·(s + σ)/λ²
+    parts = g64.abs() * eta * (torch.nn.functional.softplus(u) + sigma) / l64**2
+    parts = parts * z64.abs() if unit else parts
+    for got, term, size in zip(grads[1:], terms[1:], (terms[1].abs(), parts)):
+        dims = [d for d in range(z.dim()) if got.dim() != z.dim() or got.shape[d] == 1]
+        want = term.sum(dims).reshape(got.shape)
+        bound = tiny + 8 * eps * (cond_g * size).sum(dims).reshape(got.shape)
+        assert ((got.double() - want).abs() <= bound).all(), (unit, got, want)
 
 
 @pytest.mark.parametrize('name', ['forward', 'backward', 'affine_forward', 'affine_backward',
                                   'scale_add_forward', 'scale_add_backward'])
 def test_every_compiled_kernel_is_float64_exact(compiled_kernels, name, device):
     """float64 means float64: each compiled APA/AGLU kernel in float64 equals the closed form
-    (exact torch.log1p / softplus, evaluated eagerly in float64) to 1e-12. With the float32
-    polynomial log1p inside the compiled kernels the error is ~1e-9 and this fails."""
+    (exact torch.log1p / softplus, evaluated eagerly in float64) to 1e-12, and the APA/AGLU
+    kernels equal an arbitrary-precision reference (mpmath) at z = ±80, λ = 1e-4 ... 3 within
+    float64 roundings amplified by the conditioning. With the float32 polynomial log1p inside
+    the compiled kernels the error is ~1e-9 and this fails."""
     from gated_mm.models.activations import norm_act, residual_act
     # test name → (the op's kernels, its kernel): APA/AGLU, BN → act, scale + add → act
     kernels, kernel = {'forward': (apa_aglu.KERNELS, 'forward'),
@@ -334,6 +394,16 @@ def test_every_compiled_kernel_is_float64_exact(compiled_kernels, name, device):
                 y = kernels.run(kernel, z, kappa, lam, unit)
             direct = ref_eta(z, kappa, lam) * (z if unit else 1)
             torch.testing.assert_close(y, direct, rtol=1e-12, atol=1e-12)
+    if kernels is apa_aglu.KERNELS:  # an arbitrary-precision reference at extreme inputs
+        z = torch.linspace(-80, 80, 2 * 3 * 161, dtype=torch.float64).view(2, 3, 161, 1)
+        z = z.to(device)
+        g = torch.randn(z.shape, generator=gen, dtype=torch.float64).to(device)
+        k = torch.tensor([1.0, 1.3, -0.7], dtype=torch.float64, device=device).view(1, 3, 1, 1)
+        lam = torch.tensor([1e-4, 0.05, 3.0], dtype=torch.float64, device=device)
+        lam = lam.view(1, 3, 1, 1)
+        ref = mp_reference(z, k, lam, g)
+        for unit in (True, False):
+            assert_kernels_within_conditioning(z, k, lam, g, unit, ref, 1e-300)
     assert kernels.compiled and not kernels.failed
 
 

@@ -49,16 +49,57 @@ def test_extreme_inputs_and_bf16_autocast(name):
                                                                                    None]))
     assert y.dtype == torch.bfloat16 and torch.isfinite(y).all()
 
+GATE_NAMES = ('gate', 'channel_gate', 'spatial_gate')
+
+
+def _gate_values_are_the_named_gate(m, gate):
+    """Runs block ``m`` once with hooks on its gate modules: each gate's output is the named
+    gate of its input (sigmoid 1/(1 + e^(−z)); APA (λ e^(−κz) + 1)^(−1/λ), κ and λ from the
+    config or in the block's init range, written out here in float64) and the block's output
+    is x times the gate outputs."""
+    from gated_mm.models.activations import APA
+    gates = [mod for n, mod in m.named_modules() if n.split('.')[-1] in GATE_NAMES]
+    assert gates, 'no gate module'
+    seen = []
+    hooks = [mod.register_forward_hook(lambda mod, i, o: seen.append((mod, i[0], o)))
+             for mod in gates]
+    x = torch.randn(2, 16, 3, 3)
+    with torch.no_grad():
+        out = m.eval()(x)
+    for h in hooks:
+        h.remove()
+    assert len(seen) == len(gates), 'a gate module of the block was not run'
+    want_out = x
+    for mod, z, y in seen:
+        z = z.double()
+        if gate == 'sigmoid':
+            assert isinstance(mod, torch.nn.Sigmoid)
+            want = 1 / (1 + torch.exp(-z))
+        else:
+            assert isinstance(mod, APA)
+            k, lam = mod.kappa.double(), mod.lambda_.double()
+            if isinstance(gate, dict):
+                assert (k.item(), lam.item()) == pytest.approx((1.5, 0.4))
+            else:  # the class's APA_GATE: κ in [−1, 0] (SE) or [0, 1], λ in [0, 1]
+                assert -1 <= k.item() <= 1 and 0 < lam.item() <= 1
+            want = (lam * torch.exp(-k * z) + 1)**(-1 / lam)
+        torch.testing.assert_close(y.double(), want, rtol=1e-5, atol=1e-6)
+        assert z.std() < 1e-6 or y.std() > 1e-4  # a varying input gives varying gates
+        want_out = want_out * (y[:, :, None, None] if y.dim() == 2 else y)
+    torch.testing.assert_close(out, want_out, rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.parametrize('scope', ['mmpretrain', 'mmdet'])
 def test_factory_names_gates_and_scopes(scope):
     registry = __import__(f'{scope}.registry', fromlist=['MODELS']).MODELS
     with DefaultScope.overwrite_default_scope(scope):
         for name in ATTENTION_BLOCKS:
             extra = dict(feat_size=3) if name in ('ge-theta', 'ge-theta+') else {}
-            for g in ('sigmoid', 'apa', dict(type='APA', kappa_init=1.0, lambda_init=1.0)):
+            for g in ('sigmoid', 'apa', dict(type='APA', kappa_init=1.5, lambda_init=0.4)):
+                torch.manual_seed(0)
                 m = registry.build(dict(type='GatedAttention', name=name, gate=g, channels=16,
                                         **extra))
-                assert m(torch.randn(2, 16, 3, 3)).shape == (2, 16, 3, 3)
+                _gate_values_are_the_named_gate(m, g)
         cbam = registry.build(dict(type='CBAM', channels=16))
         ge = registry.build(dict(type='GatherExcite', channels=16, variant='theta-', extent=2))
     assert isinstance(cbam, CBAM) and isinstance(ge, GatherExcite)

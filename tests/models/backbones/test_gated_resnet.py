@@ -20,24 +20,45 @@ def plain(**kwargs):
     return GatedResNet(act_cfg=RELU, attention_cfg=None, **kwargs)
 
 
+def randomise_batch_norms(model, seed=0):
+    """Non-trivial BN statistics and affine parameters (default BN is the identity in eval
+    mode, so a missing or misplaced BN would go unseen)."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                c = m.num_features
+                m.running_mean.copy_(torch.rand(c, generator=gen, dtype=torch.float64) * 0.4 - 0.2)
+                m.running_var.copy_(torch.rand(c, generator=gen, dtype=torch.float64) + 0.5)
+                m.weight.copy_(torch.rand(c, generator=gen, dtype=torch.float64) + 0.5)
+                m.bias.copy_(torch.rand(c, generator=gen, dtype=torch.float64) * 0.4 - 0.2)
+    return model
+
+
 @pytest.mark.parametrize('tv_name,kwargs', [
     ('resnet50', dict(depth=50)),
     ('resnext50_32x4d', dict(depth=50, groups=32, width_per_group=4)),
 ])
 def test_plain_layout_equals_torchvision(tv_name, kwargs):
-    """With ReLU and no attention the backbone *is* torchvision's ResNet(-Xt): same keys,
-    strict load of its weights, same features."""
+    """With ReLU and no attention the backbone *is* torchvision's ResNet(-Xt): same keys and
+    shapes, strict load of its weights, and every stage's full feature map equal in float64
+    with random BN statistics and affine parameters."""
     torch.manual_seed(0)
-    ref = getattr(torchvision.models, tv_name)().eval()
-    ours = plain(**kwargs).eval()
+    ref = randomise_batch_norms(getattr(torchvision.models, tv_name)().double().eval())
+    ours = plain(out_indices=(0, 1, 2, 3), **kwargs).double().eval()
     state = {k: v for k, v in ref.state_dict().items() if not k.startswith('fc.')}
+    assert {k: tuple(v.shape) for k, v in ours.state_dict().items()} == \
+        {k: tuple(v.shape) for k, v in state.items()}
     ours.load_state_dict(state, strict=True)
-    x = torch.randn(2, 3, 96, 80)
+    x = torch.randn(2, 3, 96, 80, dtype=torch.float64)
     with torch.no_grad():
-        want = torch.flatten(ref.avgpool(ref.layer4(ref.layer3(ref.layer2(ref.layer1(
-            ref.maxpool(ref.relu(ref.bn1(ref.conv1(x))))))))), 1)
-        got = ours(x)[0].mean(dim=(2, 3))
-    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+        feats = ours(x)
+        r = ref.maxpool(ref.relu(ref.bn1(ref.conv1(x))))
+        assert [f.shape for f in feats] == [
+            (2, 256 * 2**i, -(-96 // 2**(i + 2)), -(-80 // 2**(i + 2))) for i in range(4)]
+        for i, f in enumerate(feats):
+            r = getattr(ref, f'layer{i + 1}')(r)
+            torch.testing.assert_close(f, r, rtol=1e-12, atol=1e-12, msg=f'stage {i + 1}')
 
 
 def test_parameter_counts_of_se_r50_variants():
