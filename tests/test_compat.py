@@ -23,10 +23,11 @@ def test_apply_all_idempotent():
     status = dict(compat.STATUS)
     assert set(status) == {'mmengine_checkpoint_weights_only', 'lvis_np_float',
                            'mmpretrain_np_in1d', 'mmcv_adjust_hue', 'mmengine_amp_cpu',
-                           'mmengine_config_package'}
+                           'mmengine_config_package', 'mmdet_lvis_class_check'}
     for patch in (compat.patch_mmengine_checkpoint_loading, compat.patch_lvis_numpy,
                   compat.patch_mmpretrain_retrieval_numpy, compat.patch_mmcv_adjust_hue,
-                  compat.patch_amp_optim_wrapper_cpu, compat.patch_mmengine_config_package):
+                  compat.patch_amp_optim_wrapper_cpu, compat.patch_mmengine_config_package,
+                  compat.patch_mmdet_lvis_class_check):
         assert patch() is False, f'{patch.__name__} changed something on a second call'
     assert compat.apply_all() == status
 
@@ -81,6 +82,61 @@ def test_mmengine_checkpoint_loading(tmp_path, monkeypatch):
     monkeypatch.setattr(ckpt_module, 'torch', torch)
     with pytest.raises(pickle.UnpicklingError, match='Unsupported global'):
         ckpt_module._load_checkpoint(path, map_location='cpu')
+
+
+# ---------------------------------------------------------------- (e) LVIS class names
+def _lvis_subset_file(tmp_path, num_categories=3):
+    """A converted LVIS v1-format subset with ``num_categories`` categories, 1 image."""
+    cats = [dict(id=i + 1, name=f'thing_{i}', frequency='f', image_count=1, synset=f's.n.{i}')
+            for i in range(num_categories)]
+    gt = dict(
+        images=[dict(id=1, width=100, height=80, neg_category_ids=[], coco_url=(
+            'http://images.cocodataset.org/train2017/000001.jpg'),
+            not_exhaustive_category_ids=[])],
+        categories=cats,
+        annotations=[dict(id=1, image_id=1, category_id=2, bbox=[10, 10, 40, 40], area=1600,
+                          segmentation=[[10, 10, 50, 10, 50, 50, 10, 50]])])
+    path = tmp_path / 'lvis_v1_train.json'
+    path.write_text(json.dumps(gt))
+    return str(path)
+
+
+def test_lvis_v1_dataset_refuses_other_categories(tmp_path, monkeypatch):
+    """mmdet's LVISV1Dataset labels a 3-category file with LVIS v1's first 3 of 1,203 names
+    (silently, without the fix); with it, one line names the file, both counts and
+    LVISSubsetDataset, also through the RFS wrapper; LVISSubsetDataset reads the file."""
+    from mmdet.datasets import lvis as mmdet_lvis
+    from mmdet.registry import DATASETS
+    from mmengine.registry import DefaultScope
+
+    from gated_mm.engine import ClassCountMismatchError
+    path = _lvis_subset_file(tmp_path)
+    ds_cfg = dict(type='LVISV1Dataset', ann_file=path, data_prefix=dict(img=''),
+                  pipeline=[], test_mode=True)
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        for cfg in (ds_cfg, dict(type='ClassBalancedDataset', oversample_thr=1e-3,
+                                 dataset=dict(ds_cfg, test_mode=False))):
+            with pytest.raises(ClassCountMismatchError) as err:
+                DATASETS.build(cfg)
+            msg = str(err.value)
+            assert len(msg.splitlines()) == 1
+            assert (f'{path} has 3 categories but LVISV1Dataset labels them with '
+                    f"LVISV1Dataset's 1203 built-in class names" in msg)
+            assert "type='LVISSubsetDataset'" in msg
+        with pytest.raises(ClassCountMismatchError, match='the 2 class names of its metainfo'):
+            DATASETS.build(dict(ds_cfg, metainfo=dict(classes=('a', 'b'))))
+        subset = DATASETS.build(dict(ds_cfg, type='LVISSubsetDataset'))
+        assert subset.metainfo['classes'] == ('thing_0', 'thing_1', 'thing_2')
+        assert subset[0]['instances'][0]['bbox_label'] == 1
+        # the 1,203-category file of the real label space passes
+        full = _lvis_subset_file(tmp_path, 1203)
+        assert len(DATASETS.build(dict(ds_cfg, ann_file=full))) == 1
+        # without the fix the 3-category file loads with LVIS's names
+        monkeypatch.setattr(mmdet_lvis.LVISV1Dataset, 'load_data_list',
+                            mmdet_lvis.LVISV1Dataset.load_data_list.__wrapped__)
+        ds = DATASETS.build(ds_cfg)
+        assert len(ds.metainfo['classes']) == 1203
+        assert ds.metainfo['classes'][1] == 'air_conditioner'
 
 
 # ---------------------------------------------------------------- (b) NumPy aliases

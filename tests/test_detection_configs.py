@@ -163,7 +163,7 @@ def test_quick_config_is_cpu_sized_and_reads_the_data_env(path, tmp_path, monkey
     rcnn = cfg.model.test_cfg.rcnn
     assert rcnn.score_thr >= 0.05 and rcnn.max_per_img <= 30
     assert (rcnn.nms.iou_threshold, rcnn.mask_thr_binary) == (0.3, 0.4)  # paper settings kept
-    assert cfg.model.roi_head.mask_head.upsample_cfg['type'] != 'carafe'  # no CPU kernel
+    assert cfg.model.roi_head.mask_head.upsample_cfg['type'] != 'carafe'  # the quick config keeps deconv (README numbers)
     assert cfg.train_cfg.max_iters == 300 and cfg.val_cfg is None
     data_root = cfg.train_dataloader.dataset.dataset.data_root
     assert os.path.normpath(data_root) == os.path.normpath(

@@ -19,7 +19,7 @@
 #   1 process x 2 images, lr 0.01 (linear scaling of 0.02 at 16 images would give 0.0025;
 #   x4 for from-scratch training in 300 iterations), 50-iteration warm-up, steps at
 #   200 / 275 of 300 iterations, gradient clipping 35;
-#   mask upsampling deconv (mmcv 2.1.0 has no CPU CARAFE kernel);
+#   mask upsampling deconv (chosen before CARAFE had a CPU path; kept for the README numbers);
 #   test sized for a CPU: score_thr 0.05, 30 dets, 300 RPN proposals (paper: 1e-4, 300,
 #   1000; an untrained model's Gumbel scores, exp(-e^2) = 6e-4 at the -2 bias init, all pass
 #   1e-4, which took ~19 s per image; mmdet pastes masks one by one on a CPU, so the time

@@ -14,6 +14,7 @@ from .transforms import ToGrayscale
 from .class_counts import class_counts_from  # noqa: F401
 from .samplers import RebalancedSampler, sampling_class_probs  # noqa: F401
 from .lvis_subset import LVISSubsetDataset, convert_coco_to_lvis, load_category_frequency  # noqa: F401,E501
+from .lvis_convert import convert_coco_to_lvis_v1  # noqa: F401
 
 __all__ = [
     'LongTailDataset', 'long_tail_counts', 'TxtListDataset', 'ImageNetLT', 'read_txt_list',

@@ -7,8 +7,9 @@ the uninterrupted one. :class:`RNGStateHook` closes the gap:
 
 * **main process**: the states of Python's ``random``, NumPy's global generator, torch's CPU
   generator and (when initialised) every CUDA generator are stored in the checkpoint
-  (``checkpoint['meta']['rng_state']``, rank 0's: with mmengine's default
-  ``diff_rank_seed=False`` every rank draws the same stream) and restored at
+  (``checkpoint['meta']['rng_state']``: rank 0's, and in distributed epoch-based runs every
+  rank's, gathered after each iteration, since ranks draw data-dependent amounts, e.g. a
+  detector's RoI sampling; each rank restores its own) and restored at
   ``before_train`` of a resumed run (iteration-based loops: after the trained batches are
   skipped, before the first new one);
 * **validation during training** runs with the training random states saved before and
@@ -149,14 +150,26 @@ class RNGStateHook(Hook):
         self._loaded: Optional[dict] = None
         self._saved_for_val: Optional[dict] = None
         self._seeder: Optional[EpochWorkerSeeder] = None
+        self._rank_states: Optional[list] = None
 
     # ------------------------------------------------------------ checkpoint
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        # Distributed, epoch-based: every rank's states at the end of each iteration, for the
+        # epoch-end checkpoint (CheckpointHook saves after the epoch's last iteration, with
+        # no random draw in between). Each rank draws a data-dependent number of numbers
+        # (detectors' RoI sampling), so rank 0's states are not the others'.
+        world_size = get_dist_info()[1]
+        if world_size > 1 and not _iter_based(runner.cfg):
+            from mmengine.dist import all_gather_object
+            self._rank_states = all_gather_object(get_rng_state())
+
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        # called on rank 0 only (Runner.save_checkpoint is master_only); with one seed for
-        # all ranks (mmengine's default, diff_rank_seed=False) every rank has this state
+        # called on rank 0 only (Runner.save_checkpoint is master_only): its own states, and
+        # in epoch-based distributed runs every rank's (after_train_iter)
         checkpoint.setdefault('meta', {})['rng_state'] = dict(
             state=get_rng_state(), iter=runner.iter, world_size=get_dist_info()[1],
-            diff_rank_seed=bool((runner.cfg.get('randomness') or {}).get('diff_rank_seed')))
+            diff_rank_seed=bool((runner.cfg.get('randomness') or {}).get('diff_rank_seed')),
+            **({'rank_states': self._rank_states} if self._rank_states else {}))
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         self._loaded = (checkpoint.get('meta') or {}).get('rng_state')
@@ -190,7 +203,11 @@ class RNGStateHook(Hook):
                 runner.train_loop.dataloader_iterator = _RestoreAfterSkip(
                     iterator, runner.iter, saved['state'])
             else:
-                set_rng_state(saved['state'])
+                rank_states = saved.get('rank_states')
+                if rank_states and len(rank_states) == world_size:
+                    set_rng_state(rank_states[get_dist_info()[0]])
+                else:
+                    set_rng_state(saved['state'])
             runner.logger.info(f"RNGStateHook: random states restored (saved at iteration "
                                f"{saved['iter']})")
 

@@ -18,7 +18,8 @@
 # Deviations (stated, configurable): kappa/lambda_ of APA/AGLU are excluded from weight decay
 # (the public detection configs meant to but a key typo applied it); the bbox head keeps
 # mmdet's Xavier/Normal(0.001) init for shared_fcs/fc_reg (the public config's fc_cls-only
-# init_cfg left them at PyTorch defaults). CARAFE has no CPU kernel in mmcv 2.1.0.
+# init_cfg left them at PyTorch defaults). CARAFE: mmcv 2.1.0 has CUDA kernels only; type='carafe'
+# builds gated_mm's CARAFEUpsample (mmcv's CARAFEPack; its kernel on GPU, PyTorch on CPU).
 _base_ = 'mmdet::lvis/mask-rcnn_r50_fpn_sample1e-3_ms-1x_lvis-v1.py'
 custom_imports = dict(imports=['gated_mm'], allow_failed_imports=False)
 
