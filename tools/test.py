@@ -133,8 +133,10 @@ def main(argv=None):
     if args.show_dir:
         enable_visualization(cfg, args.show_dir)
     from gated_mm.evaluation import lvis_report
+    from gated_mm.models.losses import check_gol_loss_cfg
     try:  # heads vs annotation class counts; keep LVIS detections for the per-category table
         lvis_report.check_detection_config(cfg, training=False)
+        check_gol_loss_cfg(cfg.get('model'))  # GOL merged into an inherited CrossEntropyLoss
     except ValueError as e:
         _fail(str(e))
     lvis_prefix = lvis_report.enable_lvis_result_files(cfg)

@@ -13,6 +13,8 @@ names no ``constructor`` (``GatedOptimWrapperConstructor``; ``paramwise_cfg.gate
 or ``constructor='DefaultOptimWrapperConstructor'`` keeps the upstream behaviour).
 A NaN/Inf training loss stops the run with one line naming the iteration and the first
 non-finite parameter or module output (``--cfg-options check_finite_loss=False``: off).
+A GOL loss merged into an inherited loss dict (no ``_delete_=True``) stops with one line
+naming the inherited keys.
 Before the first iteration, the datasets' labels and class count are checked against the
 classification head's ``num_classes`` (one line with the fix and exit status 1;
 ``--cfg-options check_class_counts=False``: off).
@@ -132,8 +134,10 @@ def main(argv=None):
         cfg.load_from = args.resume
 
     from gated_mm.evaluation.lvis_report import check_detection_config
+    from gated_mm.models.losses import check_gol_loss_cfg
     try:  # head vs annotation class counts, missing ImageNet backbone: fail before building
         check_detection_config(cfg, training=True)
+        check_gol_loss_cfg(cfg.get('model'))  # GOL merged into an inherited CrossEntropyLoss
         setup_cpu_distributed(cfg, args.launcher)
     except (RuntimeError, ValueError) as e:
         _fail(str(e))
