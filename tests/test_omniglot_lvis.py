@@ -123,12 +123,13 @@ CI_ITERS = 150
 #: Omniglot-LVIS benchmark of the same backbone reached 31.3 +- 2.1 bbox / 30.4 +- 0.9 segm AP
 #: (docs/detection_benchmark.md). Replace with the calibrated values.
 MIN_AP = {'sigmoid-relu': (0.08, 0.06), 'apa-aglu': (0.08, 0.06)}
-#: relative rise of the trained APA + AGLU detector's loss on the val canvases (every loss
-#: term, fixed sampling) when its AGLUs are replaced by the identity or its SE gates by their
-#: channel mean. A broken gate (an AGLU that returns its input, a constant APA gate, an SE that
-#: ignores its gate) makes the knockout a no-op: the rise is exactly 0. PROVISIONAL: the margin
-#: of trained gates above 0 is not yet measured (see MIN_AP); 0 is the bound the breaks hit.
-MIN_KNOCKOUT_RISE = {'AGLU': 0.0, 'SE gate': 0.0}
+#: relative change |ΔL| / L of the trained APA + AGLU detector's loss on the val canvases (every
+#: loss term, fixed sampling) when its AGLUs are replaced by the identity or its SE gates by
+#: their channel mean. A broken gate (an AGLU that returns its input, a constant APA gate, an SE
+#: that ignores its gate) makes the knockout a no-op: the change is exactly 0. PROVISIONAL, from
+#: one partial run (seed 0, iterations 90 / 120 of 150): AGLU +196 / +246, SE gate -0.0063 /
+#: -0.0042 (the channel-mean SE gates lower the val loss slightly; the sign is not the check).
+MIN_KNOCKOUT_CHANGE = {'AGLU': 1.0, 'SE gate': 1e-3}
 
 
 @pytest.fixture(scope='module')
@@ -161,12 +162,12 @@ train_dataloader = dict(dataset=dict(dataset=dict(type='LabelShuffledLVISDataset
     return json.loads((work / 'test' / 'test_metrics.json').read_text())
 
 
-def knockout_loss_rise(cfg: Path, checkpoint: Path, data: Path) -> dict:
-    """Relative rise of the trained detector's loss on the val canvases when each learned gate
-    is knocked out: every AGLU replaced by the identity, every SE gate's output (N, C) by its
+def knockout_loss_change(cfg: Path, checkpoint: Path, data: Path) -> dict:
+    """Relative change (L_knocked − L) / L of the trained detector's loss on the val canvases
+    when each learned gate is knocked out: every AGLU replaced by the identity, every SE gate's output (N, C) by its
     channel mean (a constant per image). A gate the trained detector does not use (a broken
     AGLU that returns its input, a constant APA gate, an SE whose scale ignores its gate)
-    gives a rise of 0. Runs unfused (forward hooks replace module outputs), in eval mode,
+    gives exactly 0. Runs unfused (forward hooks replace module outputs), in eval mode,
     with the same RoI / DropLoss sampling (seed) for every variant."""
     from mmdet.apis import init_detector
     from mmdet.registry import DATASETS
@@ -251,7 +252,7 @@ def test_label_shuffle_control_breaks_the_labels(ci_data):
 @pytest.mark.parametrize('backbone', list(CI_CFGS))
 def test_short_training_learns_omniglot_lvis(ci_data, tmp_path, backbone):
     """The CI config learns: bbox / segm AP above MIN_AP. For the APA + AGLU detector also:
-    knocking out its AGLUs or its SE gates raises its loss by MIN_KNOCKOUT_RISE (a broken
+    knocking out its AGLUs or its SE gates changes its loss by MIN_KNOCKOUT_CHANGE (a broken
     AGLU, APA gate or gated SE learns anyway through the rest of the detector, but then the
     trained model does not depend on it)."""
     cfg = CI_CFGS[backbone]
@@ -265,12 +266,12 @@ def test_short_training_learns_omniglot_lvis(ci_data, tmp_path, backbone):
     assert segm > min_segm, f'{backbone}: segm AP {segm:.3f} <= {min_segm}: mask head broken?'
     assert (tmp_path / 'work' / 'test' / 'lvis_per_category_ap.csv').is_file()
     if backbone == 'apa-aglu':
-        rise = knockout_loss_rise(cfg, tmp_path / 'work' / f'iter_{CI_ITERS}.pth', ci_data)
-        print(f'{backbone}: knockout loss rise {rise}')
-        for gate, need in MIN_KNOCKOUT_RISE.items():
-            assert rise[gate] > need, (
-                f'{backbone}: knocking out the {gate}s raises the trained loss by '
-                f'{rise[gate]:.3f} <= {need}: the trained detector does not use them')
+        change = knockout_loss_change(cfg, tmp_path / 'work' / f'iter_{CI_ITERS}.pth', ci_data)
+        print(f'{backbone}: knockout loss change {change}')
+        for gate, need in MIN_KNOCKOUT_CHANGE.items():
+            assert abs(change[gate]) > need, (
+                f'{backbone}: knocking out the {gate}s changes the trained loss by '
+                f'{change[gate]:.2e} (|.| <= {need}): the trained detector does not use them')
 
 
 @pytest.mark.slow
