@@ -166,8 +166,9 @@ train_dataloader = dict(dataset=dict(dataset=dict(type='LabelShuffledLVISDataset
 
 def knockout_loss_change(cfg: Path, checkpoint: Path, data: Path) -> dict:
     """Relative change (L_knocked − L) / L of the trained detector's loss on the val canvases
-    when each learned gate is knocked out: every AGLU replaced by the identity, every SE gate's output (N, C) by its
-    channel mean (a constant per image). A gate the trained detector does not use (a broken
+    when each learned gate is knocked out: every AGLU replaced by the identity, every SE
+    gate's output (N, C) by its channel mean (a constant per image). A gate the trained
+    detector does not use (a broken
     AGLU that returns its input, a constant APA gate, an SE whose scale ignores its gate)
     gives exactly 0. Runs unfused (forward hooks replace module outputs), in eval mode,
     with the same RoI / DropLoss sampling (seed) for every variant."""
