@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get('GATED_MM_DATA', ROOT.parent / 'shared' / 'data'))
@@ -100,20 +101,37 @@ def test_converter_bad_input_is_one_line(tmp_path):
 
 
 # ---------------------------------------------------------------- learning (CI)
-#: CI config: the GOL quick config on 8 classes for 150 iterations (its header has the deltas)
-CI_CFG = ROOT / ('configs/lvis_synth/'
-                 'mask-rcnn_gated-se-r26-w16-sigmoid-relu_fpn_gol_1xb4-150i_omniglot-lvis-8c.py')
+CFG_DIR = ROOT / 'configs/lvis_synth'
+#: CI configs: the GOL quick config on 8 classes for 150 iterations (its header has the
+#: deltas), with the Sigmoid-SE + ReLU backbone and with the APA paper's APA-gated SE + AGLU
+CI_CFGS = {b: CFG_DIR / f'mask-rcnn_gated-se-r26-w16-{b}_fpn_gol_1xb4-150i_omniglot-lvis-8c.py'
+           for b in ('sigmoid-relu', 'apa-aglu')}
+CI_CFG = CI_CFGS['sigmoid-relu']
 CI_DATA = ['--num-classes', '8', '--n-max', '100', '--imbalance', '20', '--val-per-class', '10',
            '--rare-max', '10', '--common-max', '40', '--seed', '0']  # as in CI_CFG's header
 CI_ITERS = 150
-#: bbox / segm AP (0..1) the run must exceed (docs/detection_benchmark.md, "CI test"). CI_CFG
-#: (lr 0.01) reached bbox 0.195 / 0.195 / 0.173 and segm 0.136 / 0.163 / 0.136 at
+#: bbox / segm AP (0..1) each run must exceed and its shuffled-label control must stay below
+#: (docs/detection_benchmark.md, "CI test"; fixed here: no environment variable lowers them).
+#: sigmoid-relu (lr 0.01) reached bbox 0.195 / 0.195 / 0.173 and segm 0.136 / 0.163 / 0.136 at
 #: randomness.seed 0 / 1 / 2 with one thread, and bbox 0.170 / segm 0.122 in this test (seed 0,
-#: two threads); the same run with shuffled training labels (the control below) bbox 0.014-0.016,
-#: segm 0.007-0.010. The thresholds sit 2x below the weakest learning run and 5x (bbox) / 6x
-#: (segm) above the control.
-MIN_BBOX_AP = float(os.environ.get('GATED_MM_OMNIGLOT_MIN_AP', '0.08'))
-MIN_SEGM_AP = float(os.environ.get('GATED_MM_OMNIGLOT_MIN_SEGM_AP', '0.06'))
+#: two threads); the same run with shuffled training labels (the control below) bbox
+#: 0.014-0.016, segm 0.007-0.010. The thresholds sit 2x below the weakest learning run and 5x
+#: (bbox) / 6x (segm) above the control.
+#: apa-aglu: PROVISIONAL, not calibrated: the sigmoid-relu thresholds. Its calibration runs
+#: (3 seeds and the control) did not finish on the shared machine in this round (a 150-iteration
+#: run passed 900 s without reaching iteration 25 at a load average of 11); one plain
+#: tools/train.py + tools/test.py run of its config (seed 0, 2 threads) reached bbox 0.174 /
+#: segm 0.162; its control has not been run. The 400-iteration
+#: Omniglot-LVIS benchmark of the same backbone reached 31.3 +- 2.1 bbox / 30.4 +- 0.9 segm AP
+#: (docs/detection_benchmark.md). Replace with the calibrated values.
+MIN_AP = {'sigmoid-relu': (0.08, 0.06), 'apa-aglu': (0.08, 0.06)}
+#: relative change |ΔL| / L of the trained APA + AGLU detector's loss on the val canvases (every
+#: loss term, fixed sampling) when its AGLUs are replaced by the identity or its SE gates by
+#: their channel mean. A broken gate (an AGLU that returns its input, a constant APA gate, an SE
+#: that ignores its gate) makes the knockout a no-op: the change is exactly 0. PROVISIONAL, from
+#: that one run (seed 0, iterations 90 / 120 / 150): AGLU +196 / +246 / +275, SE gate -0.0063 /
+#: -0.0042 / +0.0058 (channel-mean SE gates may lower the val loss; the sign is not the check).
+MIN_KNOCKOUT_CHANGE = {'AGLU': 1.0, 'SE gate': 1e-3}
 
 
 @pytest.fixture(scope='module')
@@ -123,26 +141,82 @@ def ci_data(tmp_path_factory):
     return data
 
 
-def train_and_test(tmp_path: Path, data: Path, shuffle_labels: bool = False) -> dict:
-    """Train CI_CFG from scratch on ``data`` and test it with tools/test.py; returns
+def train_and_test(tmp_path: Path, data: Path, cfg: Path = CI_CFG, shuffle_labels: bool = False,
+                   seed: int = 0) -> dict:
+    """Train ``cfg`` from scratch on ``data`` and test it with tools/test.py; returns
     test_metrics.json. With ``shuffle_labels`` the training set is LabelShuffledLVISDataset
     (instance labels permuted over the split, seed 0): the negative control."""
-    cfg = CI_CFG
     if shuffle_labels:
-        cfg = tmp_path / 'control.py'
-        cfg.write_text(f"""_base_ = '{CI_CFG}'
+        control = tmp_path / 'control.py'
+        control.write_text(f"""_base_ = '{cfg}'
 custom_imports = dict(imports=['gated_mm', 'gated_mm.datasets.lvis_synthetic'],
                       allow_failed_imports=False)
 train_dataloader = dict(dataset=dict(dataset=dict(type='LabelShuffledLVISDataset',
                                                   label_shuffle_seed=0)))
 """)
+        cfg = control
     env = dict(os.environ, GATED_MM_OMNIGLOT_LVIS=str(data))
     work = tmp_path / 'work'
     ok(run([ROOT / 'tools/train.py', cfg, '--work-dir', work,
-            '--cfg-options', 'randomness.seed=0'], env=env))  # fixed: CI must not flake
+            '--cfg-options', f'randomness.seed={seed}'], env=env))  # fixed: CI must not flake
     ok(run([ROOT / 'tools/test.py', cfg, work / f'iter_{CI_ITERS}.pth', '--work-dir',
             work / 'test'], env=env))
     return json.loads((work / 'test' / 'test_metrics.json').read_text())
+
+
+def knockout_loss_change(cfg: Path, checkpoint: Path, data: Path) -> dict:
+    """Relative change (L_knocked − L) / L of the trained detector's loss on the val canvases
+    when each learned gate is knocked out: every AGLU replaced by the identity, every SE
+    gate's output (N, C) by its channel mean (a constant per image). A gate the trained
+    detector does not use (a broken
+    AGLU that returns its input, a constant APA gate, an SE whose scale ignores its gate)
+    gives exactly 0. Runs unfused (forward hooks replace module outputs), in eval mode,
+    with the same RoI / DropLoss sampling (seed) for every variant."""
+    from mmdet.apis import init_detector
+    from mmdet.registry import DATASETS
+    from mmengine.config import Config
+    from mmengine.dataset import pseudo_collate
+
+    from gated_mm.models.activations import AGLU, fusion
+    from gated_mm.models.attention import GatedSE
+    old = os.environ.get('GATED_MM_OMNIGLOT_LVIS')
+    os.environ['GATED_MM_OMNIGLOT_LVIS'] = str(data)
+    try:
+        config = Config.fromfile(str(cfg))
+    finally:
+        if old is None:
+            del os.environ['GATED_MM_OMNIGLOT_LVIS']
+        else:
+            os.environ['GATED_MM_OMNIGLOT_LVIS'] = old
+    torch.manual_seed(0)
+    model = init_detector(config, str(checkpoint), device='cpu')
+    dataset = DATASETS.build(config.test_dataloader.dataset)
+    batch = pseudo_collate([dataset[i] for i in range(len(dataset))])
+
+    def loss() -> float:
+        torch.manual_seed(0)
+        with torch.no_grad(), fusion(False):
+            data = model.data_preprocessor(batch, True)
+            losses = model.loss(data['inputs'], data['data_samples'])
+        return model.parse_losses(losses)[0].item()
+
+    def with_hooks(modules, hook) -> float:
+        handles = [m.register_forward_hook(hook) for m in modules]
+        try:
+            return loss()
+        finally:
+            for h in handles:
+                h.remove()
+
+    aglus = [m for m in model.backbone.modules() if isinstance(m, AGLU)]
+    gates = [m.gate for m in model.backbone.modules() if isinstance(m, GatedSE)]
+    assert aglus and gates, 'the APA + AGLU detector has no AGLU or no gated SE'
+    base = loss()
+    knocked = {
+        'AGLU': with_hooks(aglus, lambda m, inputs, out: inputs[0]),
+        'SE gate': with_hooks(gates, lambda m, inputs, out: out.mean(1, True).expand_as(out)),
+    }
+    return {k: (v - base) / base for k, v in knocked.items()}
 
 
 def test_label_shuffle_control_breaks_the_labels(ci_data):
@@ -177,21 +251,40 @@ def test_label_shuffle_control_breaks_the_labels(ci_data):
     assert 0.5 < (y0 != y).mean() < 0.95
 
 
-def test_short_training_learns_omniglot_lvis(ci_data, tmp_path):
-    metrics = train_and_test(tmp_path, ci_data)
+@pytest.mark.slow
+@pytest.mark.parametrize('backbone', list(CI_CFGS))
+def test_short_training_learns_omniglot_lvis(ci_data, tmp_path, backbone):
+    """The CI config learns: bbox / segm AP above MIN_AP. For the APA + AGLU detector also:
+    knocking out its AGLUs or its SE gates changes its loss by MIN_KNOCKOUT_CHANGE (a broken
+    AGLU, APA gate or gated SE learns anyway through the rest of the detector, but then the
+    trained model does not depend on it)."""
+    cfg = CI_CFGS[backbone]
+    metrics = train_and_test(tmp_path, ci_data, cfg)
     ap, segm = metrics['lvis/bbox_AP'], metrics['lvis/segm_AP']
-    print(f'bbox AP {ap:.3f}, segm AP {segm:.3f}')
-    assert ap > MIN_BBOX_AP, (
-        f'bbox AP {ap:.3f} <= {MIN_BBOX_AP}: the detector did not learn (loss, head or data '
-        f'path broken?)')
-    assert segm > MIN_SEGM_AP, f'segm AP {segm:.3f} <= {MIN_SEGM_AP}: mask head broken?'
+    min_ap, min_segm = MIN_AP[backbone]
+    print(f'{backbone}: bbox AP {ap:.3f}, segm AP {segm:.3f}')
+    assert ap > min_ap, (
+        f'{backbone}: bbox AP {ap:.3f} <= {min_ap}: the detector did not learn (loss, head, '
+        f'backbone or data path broken?)')
+    assert segm > min_segm, f'{backbone}: segm AP {segm:.3f} <= {min_segm}: mask head broken?'
     assert (tmp_path / 'work' / 'test' / 'lvis_per_category_ap.csv').is_file()
+    if backbone == 'apa-aglu':
+        change = knockout_loss_change(cfg, tmp_path / 'work' / f'iter_{CI_ITERS}.pth', ci_data)
+        print(f'{backbone}: knockout loss change {change}')
+        for gate, need in MIN_KNOCKOUT_CHANGE.items():
+            assert abs(change[gate]) > need, (
+                f'{backbone}: knocking out the {gate}s changes the trained loss by '
+                f'{change[gate]:.2e} (|.| <= {need}): the trained detector does not use them')
 
 
-def test_shuffled_labels_stay_below_the_threshold(ci_data, tmp_path):
-    metrics = train_and_test(tmp_path, ci_data, shuffle_labels=True)
-    ap = metrics['lvis/bbox_AP']
-    print(f'control bbox AP {ap:.3f}, segm AP {metrics["lvis/segm_AP"]:.3f}')
-    assert ap < MIN_BBOX_AP and metrics['lvis/segm_AP'] < MIN_SEGM_AP, (
-        f'shuffled-label control bbox AP {ap:.3f} >= {MIN_BBOX_AP}: the threshold does not '
-        f'separate a learning detector from one that cannot classify')
+@pytest.mark.slow
+@pytest.mark.parametrize('backbone', list(CI_CFGS))
+def test_shuffled_labels_stay_below_the_threshold(ci_data, tmp_path, backbone):
+    metrics = train_and_test(tmp_path, ci_data, CI_CFGS[backbone], shuffle_labels=True)
+    ap, segm = metrics['lvis/bbox_AP'], metrics['lvis/segm_AP']
+    min_ap, min_segm = MIN_AP[backbone]
+    print(f'{backbone}: control bbox AP {ap:.3f}, segm AP {segm:.3f}')
+    assert ap < min_ap and segm < min_segm, (
+        f'{backbone}: shuffled-label control bbox AP {ap:.3f} (>= {min_ap}?) segm AP '
+        f'{segm:.3f} (>= {min_segm}?): the threshold does not separate a learning detector '
+        f'from one that cannot classify')

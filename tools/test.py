@@ -141,11 +141,14 @@ def main(argv=None):
     from gated_mm.compat import require_mmcv
     from gated_mm.engine import check_checkpoint_file
     from gated_mm.evaluation import lvis_report
-    try:  # mmcv ops, damaged checkpoint, annotation files, heads vs categories, backbone vs neck
+    from gated_mm.models.losses import check_gol_loss_cfg
+    try:  # mmcv ops, damaged checkpoint, annotation files, heads vs categories, backbone vs neck,
+        # GOL merged into an inherited CrossEntropyLoss
         if cfg.get('default_scope') == 'mmdet':
             require_mmcv(ops=True)
         check_checkpoint_file(args.checkpoint, 'checkpoint')
         lvis_report.check_detection_config(cfg, training=False)
+        check_gol_loss_cfg(cfg.get('model'))
     except (ImportError, ValueError) as e:
         _fail(str(e))
     lvis_prefix = lvis_report.enable_lvis_result_files(cfg)

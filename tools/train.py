@@ -13,6 +13,8 @@ names no ``constructor`` (``GatedOptimWrapperConstructor``; ``paramwise_cfg.gate
 or ``constructor='DefaultOptimWrapperConstructor'`` keeps the upstream behaviour).
 A NaN/Inf training loss stops the run with one line naming the iteration and the first
 non-finite parameter or module output (``--cfg-options check_finite_loss=False``: off).
+A GOL loss merged into an inherited loss dict (no ``_delete_=True``) stops with one line
+naming the inherited keys.
 Before the first iteration, the datasets' labels and class count are checked against the
 classification head's ``num_classes`` (one line with the fix and exit status 1;
 ``--cfg-options check_class_counts=False``: off). Before the runner is built: the JSON annotation
@@ -140,10 +142,13 @@ def main(argv=None):
     from gated_mm.compat import require_mmcv
     from gated_mm.engine import check_checkpoint_file
     from gated_mm.evaluation.lvis_report import check_detection_config
-    try:  # annotation files vs heads, missing ImageNet backbone, damaged checkpoint, mmcv ops
+    from gated_mm.models.losses import check_gol_loss_cfg
+    try:  # annotation files vs heads, missing ImageNet backbone, damaged checkpoint, mmcv ops,
+        # GOL merged into an inherited CrossEntropyLoss
         if cfg.get('default_scope') == 'mmdet':
             require_mmcv(ops=True)
         check_detection_config(cfg, training=True)
+        check_gol_loss_cfg(cfg.get('model'))
         if args.resume == 'auto':
             from mmengine.runner import find_latest_checkpoint
             latest = find_latest_checkpoint(cfg.work_dir)

@@ -73,9 +73,27 @@ Other deviations from the public code:
   needs CUDA. With no foreground RoI in a batch, r is undefined: nothing is dropped for the
   background RoIs (the public code's behaviour, where r is NaN).
 * The accuracy is logged as ``acc_fg`` (public code: ``acc_classes``).
+
+Classifier prior (``init_bias``): both public codes' LVIS configs initialise the classifier
+that feeds GOL with ``init_cfg=dict(type='Constant', val=0.001, bias=-2,
+override=dict(name='fc_cls'))`` (kostas1515/GOL and kostas1515/AGLU,
+``configs/activations/gumbel/gumbel_r50_rfs_4x4_1x.py``), the Gumbel form of the focal-loss
+prior init (Lin et al., ICCV 2017, Sec. 4.1): at q = b every class starts with score
+η(b) = exp(−e^{−b}), 6.2e-4 for b = −2, so the C negative terms of a RoI start at
+≈ −C·log(1 − η(b)) = C·6.2e-4 (0.75 for LVIS's 1,203 classes) instead of C·0.46 at mmdet's
+bias 0 (553 for 1,203), whose gradients make the first iterations diverge. The losses carry
+it: when mmengine initialises the head that owns the loss (``init_weights``: the head's own
+``init_cfg`` first, then its children, this loss among them), the loss sets the bias of the
+head's classifier ``fc_cls`` (mmdet's ``BBoxHead`` family) to ``init_bias`` and logs it;
+the weights keep the head's init. A loaded checkpoint (``load_from``, ``--resume``, testing)
+overwrites it as usual. ``init_bias=None`` leaves the head's ``init_cfg`` in charge. The
+owning head is recorded when the loss is assigned to it (a module-registration hook of
+PyTorch, installed by the first GOL loss built; it records the owner of GOL losses only).
 """
+import inspect
 import math
 import os.path as osp
+import weakref
 from typing import Dict, Optional, Sequence, Tuple
 
 import torch
@@ -93,6 +111,9 @@ GOL_PRESETS = {
 
 #: q above which log(1 − exp(−e^{−q})) uses its expansion −q + log1p(−e^{−q}/2).
 _ASYMPTOTIC_Q = 15.0
+
+#: Initial classifier bias of both public codes' GOL configs (η(−2) = exp(−e²) ≈ 6.2e-4).
+GOL_INIT_BIAS = -2.0
 
 
 def _compute_dtype(x: Tensor) -> torch.dtype:
@@ -185,6 +206,71 @@ def resolve_gol_preset(preset: str, logit_clamp='preset', loss_clamp='preset',
             preset + ('+custom' if custom else ''))
 
 
+#: GOL loss -> weak reference to the module it was assigned to (its bbox head).
+_OWNERS: 'weakref.WeakKeyDictionary[nn.Module, weakref.ref]' = weakref.WeakKeyDictionary()
+_OWNER_HOOK = None
+
+
+def _record_gol_owner(module: nn.Module, name: str, submodule: Optional[nn.Module]):
+    """PyTorch module-registration hook: remember the module a GOL loss is assigned to."""
+    if isinstance(submodule, GOLLoss):
+        _OWNERS[submodule] = weakref.ref(module)
+
+
+def _install_owner_hook() -> None:
+    global _OWNER_HOOK
+    if _OWNER_HOOK is None:
+        _OWNER_HOOK = nn.modules.module.register_module_module_registration_hook(
+            _record_gol_owner)
+
+
+def _gol_class(loss_type):
+    """The GOLLoss subclass a config ``type`` names (None for other losses)."""
+    if isinstance(loss_type, str):
+        try:
+            from mmdet.registry import MODELS
+            loss_type = MODELS.get(loss_type)
+        except (ImportError, KeyError):
+            return None
+    return loss_type if isinstance(loss_type, type) and issubclass(loss_type, GOLLoss) else None
+
+
+def check_gol_loss_cfg(model_cfg, path: str = 'model') -> None:
+    """Stop a GOL loss config that was merged into an inherited loss dict.
+
+    A config that inherits a bbox head and writes ``loss_cls=dict(type='GOLLoss', ...)``
+    without ``_delete_=True`` keeps the inherited dict's other keys (mmdet's default
+    ``CrossEntropyLoss(use_sigmoid=False, loss_weight=1.0)``). Every dict under ``model_cfg``
+    whose ``type`` is a GOL loss is checked for keys its class does not take and for
+    ``use_sigmoid=False``.
+
+    Raises:
+        ValueError: one line naming the key path, the inherited keys and ``_delete_=True``.
+    """
+    if isinstance(model_cfg, (list, tuple)):
+        for i, item in enumerate(model_cfg):
+            check_gol_loss_cfg(item, f'{path}[{i}]')
+        return
+    if not isinstance(model_cfg, dict):
+        return
+    cls = _gol_class(model_cfg.get('type'))
+    if cls is not None:
+        takes = inspect.signature(cls.__init__).parameters
+        bad = {k: v for k, v in model_cfg.items() if k not in takes and k != 'type'}
+        if model_cfg.get('use_sigmoid', True) is False:
+            bad['use_sigmoid'] = False
+        if bad:
+            keys = ', '.join(f'{k}={v!r}' for k, v in bad.items())
+            raise ValueError(
+                f"{path}: type='{cls.__name__}' was merged into the inherited loss dict and kept "
+                f'its keys {keys}, which {cls.__name__} does not take (mmdet\'s default loss_cls '
+                f'is CrossEntropyLoss(use_sigmoid=False)); replace the inherited dict: '
+                f"{path.rsplit('.', 1)[-1]}=dict(_delete_=True, type='{cls.__name__}', ...)")
+        return
+    for key, value in model_cfg.items():
+        check_gol_loss_cfg(value, f'{path}.{key}')
+
+
 @register_in_scopes(('mmdet', ))
 class GOLLoss(nn.Module):
     """Gumbel Optimised Loss for mmdet's bbox heads (sigmoid-style: C outputs, no background).
@@ -206,13 +292,17 @@ class GOLLoss(nn.Module):
         reduction: 'mean' (sum / avg_factor, the default) or 'sum'; 'none' returns the
             (N, C) element-wise loss.
         loss_weight: multiplier of the loss.
+        init_bias: the bias the owning head's classifier ``fc_cls`` starts from, set by
+            :meth:`init_weights` after the head's own ``init_cfg`` (default −2, both public
+            codes' configs; see the module docstring); None: leave it to the head.
 
     Shapes: ``cls_score`` (N, C) logits; ``label`` (N,) int64 in [0, C]; ``weight`` (N,)
     or None. Returns a scalar (float32; float64 for float64 logits).
 
     Raises:
-        ValueError: unknown preset, ``use_sigmoid=False``, ``cls_score`` is not
-            (N, num_classes) or labels are out of range.
+        ValueError: unknown preset, ``use_sigmoid=False`` (the message names
+            ``_delete_=True``: the usual cause is an inherited ``CrossEntropyLoss`` dict),
+            ``cls_score`` is not (N, num_classes) or labels are out of range.
     """
 
     def __init__(self,
@@ -222,12 +312,15 @@ class GOLLoss(nn.Module):
                  loss_clamp='preset',
                  use_sigmoid: bool = True,
                  reduction: str = 'mean',
-                 loss_weight: float = 1.0):
+                 loss_weight: float = 1.0,
+                 init_bias: Optional[float] = GOL_INIT_BIAS):
         super().__init__()
+        name = type(self).__name__
         if not use_sigmoid:
-            raise ValueError(f'{type(self).__name__}: use_sigmoid=False is not supported (GOL '
-                             f'is a sigmoid-style loss with C outputs); for a softmax loss use '
-                             f"dict(type='CrossEntropyLoss', use_sigmoid=False)")
+            raise ValueError(f'{name}: use_sigmoid=False is not supported (GOL is a '
+                             f'sigmoid-style loss with C outputs); if it came from an inherited '
+                             f"CrossEntropyLoss dict, replace that dict: loss_cls=dict(_delete_="
+                             f"True, type='{name}', ...)")
         if int(num_classes) < 1:
             raise ValueError(f'{type(self).__name__}: num_classes must be >= 1, got {num_classes}')
         if reduction not in ('mean', 'sum', 'none'):
@@ -239,12 +332,46 @@ class GOLLoss(nn.Module):
             preset, logit_clamp, loss_clamp, type(self).__name__)
         self.use_sigmoid = True
         self.reduction = reduction
+        if init_bias is not None and not math.isfinite(init_bias):
+            raise ValueError(f'{name}: init_bias must be finite or None, got {init_bias}')
+        self.init_bias = None if init_bias is None else float(init_bias)
+        _install_owner_hook()
         # mmdet BBoxHead hooks: C outputs, custom scores, custom accuracy
         self.custom_cls_channels = True
         self.custom_activation = True
         self.custom_accuracy = True
 
     # ------------------------------------------------------------------ mmdet hooks
+    def init_weights(self) -> None:
+        """Set the owning head's ``fc_cls.bias`` to ``init_bias`` (None: do nothing).
+
+        mmengine's ``BaseModule.init_weights`` calls it after applying the head's own
+        ``init_cfg``. Logs what it set; warns (and sets nothing) when the owner has no
+        ``fc_cls`` with a bias.
+        """
+        if self.init_bias is None:
+            return
+        import logging
+
+        from mmengine.logging import print_log
+        from mmengine.model.weight_init import update_init_info
+        name = type(self).__name__
+        ref = _OWNERS.get(self)
+        owner = ref() if ref is not None else None
+        fc = getattr(owner, 'fc_cls', None)
+        if not isinstance(getattr(fc, 'bias', None), nn.Parameter):
+            where = type(owner).__name__ if owner is not None else 'the module owning it'
+            print_log(f'{name}: init_bias={self.init_bias} not applied: {where} has no fc_cls '
+                      f'with a bias; give its classifier bias {self.init_bias} in its init_cfg '
+                      f'(or set init_bias=None)', logger='current', level=logging.WARNING)
+            return
+        with torch.no_grad():
+            fc.bias.fill_(self.init_bias)
+        info = f'bias {self.init_bias} set by {name}.init_weights (init_bias)'
+        if hasattr(fc, '_params_init_info'):
+            update_init_info(fc, init_info=info)
+        print_log(f'{type(owner).__name__}.fc_cls: {info}', logger='current')
+
     def get_cls_channels(self, num_classes: int) -> int:
         """Classifier outputs for ``num_classes`` classes: C (no background logit)."""
         if num_classes != self.num_classes:
@@ -313,7 +440,7 @@ class GOLLoss(nn.Module):
     def extra_repr(self) -> str:
         return (f'num_classes={self.num_classes}, preset={self.preset!r}, '
                 f'logit_clamp={self.logit_clamp}, loss_clamp={self.loss_clamp}, '
-                f'loss_weight={self.loss_weight}')
+                f'loss_weight={self.loss_weight}, init_bias={self.init_bias}')
 
 
 @register_in_scopes(('mmdet', ))
@@ -336,8 +463,8 @@ class GumbelDropLoss(GOLLoss):
     checkpoints and moved with the module (no hard-coded device).
 
     Args:
-        num_classes, preset, logit_clamp, loss_clamp, use_sigmoid, reduction, loss_weight:
-            as :class:`GOLLoss`.
+        num_classes, preset, logit_clamp, loss_clamp, use_sigmoid, reduction, loss_weight,
+        init_bias: as :class:`GOLLoss`.
         lambda_: frequency threshold; 0.0011 LVIS v1 (815 classes), 0.00177 LVIS v0.5.
         freq_file: path of the LVIS training annotation file or a category file.
         image_count, num_images: explicit training image counts per class and total.
@@ -359,10 +486,11 @@ class GumbelDropLoss(GOLLoss):
                  loss_clamp='preset',
                  use_sigmoid: bool = True,
                  reduction: str = 'mean',
-                 loss_weight: float = 1.0):
+                 loss_weight: float = 1.0,
+                 init_bias: Optional[float] = GOL_INIT_BIAS):
         super().__init__(num_classes, preset=preset, logit_clamp=logit_clamp,
                          loss_clamp=loss_clamp, use_sigmoid=use_sigmoid, reduction=reduction,
-                         loss_weight=loss_weight)
+                         loss_weight=loss_weight, init_bias=init_bias)
         name = type(self).__name__
         if not lambda_ > 0:
             raise ValueError(f'{name}: lambda_ must be > 0, got {lambda_}')

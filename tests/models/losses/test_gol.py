@@ -240,3 +240,76 @@ def test_bad_frequency_input_is_a_one_line_error(tmp_path):
         GumbelDropLoss(num_classes=3, image_count=[1, 2], num_images=5)
     with pytest.raises(ValueError, match='exactly one of freq_file'):
         GumbelDropLoss(num_classes=3)
+
+
+# ------------------------------------------------------------ GOL in an upstream bbox head
+def _upstream_head(loss_cls, head_type='Shared2FCBBoxHead', **kw):
+    """mmdet's own bbox head as mmdet's Mask R-CNN config builds it (default init_cfg)."""
+    from mmdet.registry import MODELS
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmdet')
+    return MODELS.build(dict(type=head_type, in_channels=8, fc_out_channels=16,
+                             roi_feat_size=7, num_classes=5, loss_cls=loss_cls, **kw))
+
+
+@pytest.mark.parametrize('head_type', ['Shared2FCBBoxHead', 'Shared4Conv1FCBBoxHead'])
+def test_gol_brings_its_classifier_prior_to_an_upstream_head(head_type):
+    """The loss sets the owning head's fc_cls bias to init_bias after the head's own init
+    (mmdet's Normal(0, 0.01), bias 0, stays for the weights); the public codes' value −2."""
+    torch.manual_seed(0)
+    head = _upstream_head(dict(type='GumbelDropLoss', num_classes=5, image_count=[9, 5, 3, 1, 1],
+                               num_images=10), head_type)
+    head.init_weights()
+    fc = head.fc_cls
+    assert fc.out_features == 5 and (fc.bias == -2.0).all()
+    assert 0.005 < fc.weight.std().item() < 0.015  # mmdet's Normal(std=0.01), untouched
+    # the scores at the prior: η(−2) = exp(−e²) for every class
+    assert abs(float(torch.exp(-torch.exp(torch.tensor(2.0)))) - 6.17e-4) < 1e-6
+    # init_bias=None leaves the head's init alone (mmdet: bias 0); another value is used as is
+    for init_bias, want in ((None, 0.0), (-3.5, -3.5)):
+        head = _upstream_head(dict(type='GOLLoss', num_classes=5, init_bias=init_bias))
+        head.init_weights()
+        assert (head.fc_cls.bias == want).all()
+    with pytest.raises(ValueError, match='init_bias must be finite'):
+        GOLLoss(num_classes=5, init_bias=float('nan'))
+
+
+def test_gol_prior_goes_to_the_module_the_loss_is_assigned_to():
+    holder = torch.nn.Module()
+    holder.fc_cls = torch.nn.Linear(4, 3)
+    holder.loss_cls = GOLLoss(num_classes=3)
+    holder.loss_cls.init_weights()
+    assert (holder.fc_cls.bias == -2.0).all()
+    GOLLoss(num_classes=3).init_weights()  # no owner: a warning, nothing set, no error
+
+
+def test_gol_merged_into_an_inherited_cross_entropy_is_one_line(tmp_path):
+    """A config that writes loss_cls=dict(type='GumbelDropLoss', ...) over mmdet's
+    CrossEntropyLoss without _delete_=True: one line naming the keys and _delete_=True."""
+    from mmengine.config import Config
+    from gated_mm.models.losses import check_gol_loss_cfg
+    upstream = tmp_path / 'upstream.py'
+    upstream.write_text("_base_ = 'mmdet::lvis/mask-rcnn_r50_fpn_sample1e-3_ms-1x_lvis-v1.py'")
+    cfg = Config.fromfile(upstream)
+    cfg.merge_from_dict({'model.roi_head.bbox_head.loss_cls': dict(
+        type='GumbelDropLoss', num_classes=1203, freq_file='x.json')})
+    assert cfg.model.roi_head.bbox_head.loss_cls.use_sigmoid is False  # the merge happened
+    with pytest.raises(ValueError) as e:
+        check_gol_loss_cfg(cfg.model)
+    msg = str(e.value)
+    assert '\n' not in msg and msg.startswith('model.roi_head.bbox_head.loss_cls:')
+    assert 'use_sigmoid=False' in msg and "loss_cls=dict(_delete_=True, type='GumbelDropLoss'" \
+        in msg
+    # keys the loss does not take at all (an inherited CrossEntropyLoss's class_weight) too
+    bad = dict(model=dict(roi_head=dict(bbox_head=[dict(loss_cls=dict(
+        type='GOLLoss', num_classes=3, class_weight=[1.0] * 4))])))
+    with pytest.raises(ValueError, match=r"bbox_head\[0\]\.loss_cls: .*class_weight="):
+        check_gol_loss_cfg(bad['model'])
+    # a clean swap and other losses pass
+    cfg = Config.fromfile(upstream)
+    cfg.merge_from_dict({'model.roi_head.bbox_head.loss_cls': dict(
+        _delete_=True, type='GumbelDropLoss', num_classes=1203, freq_file='x.json')})
+    check_gol_loss_cfg(cfg.model)
+    # the loss itself (mmdet's tools, no pre-check) names the fix too
+    with pytest.raises(ValueError, match=r'_delete_=True'):
+        GOLLoss(num_classes=3, use_sigmoid=False)
