@@ -6,3 +6,4 @@ from .normed_conv import CosineConv2d  # noqa: F401
 from .wrapped_cauchy import WrappedCauchyLinear  # noqa: F401
 from .decoupled import AdjustedLinearClsHead, LWSClsHead, TauNormClsHead  # noqa: F401
 from .iif import IIF, IIF_VARIANTS, iif_weights  # noqa: F401
+from .norcal import NorCalCrossEntropyLoss, norcal_scores  # noqa: F401
