@@ -9,7 +9,7 @@ Standard LVIS AP keeps the 300 highest-scoring detections of each image over all
 the same image: a per-image cap can cut a category's true positives, and re-ranking across
 categories changes AP. The two metrics of the paper remove or measure that dependence:
 
-* **AP-fixed** (paper Sec. 3): keep the top ``K`` = 10,000 detections of every category over
+* **AP-fixed**: keep the top ``K`` = 10,000 detections of every category over
   the whole evaluation set (stable sort by score, descending; no per-image cap), then
   standard LVIS AP (federated matching, IoU 0.50:0.95, 101 recall points, mean over
   categories; APr / APc / APf over the categories of each frequency group)::
@@ -19,7 +19,7 @@ categories changes AP. The two metrics of the paper remove or measure that depen
 
   A category with fewer than K detections is scored on what it has (the public script
   warns; so does :func:`fixed_ap`, through ``short_categories`` in its result).
-* **AP-pool** (paper Sec. 5): the same matching per (image, category), but one
+* **AP-pool**: the same matching per (image, category), but one
   precision/recall curve per *pool* of categories (all, r, c, f): the detections of every
   category of the pool are ranked together by score, TP / FP counted over the pool and the
   recall normalised by the pool's ground truth; the 101-point interpolated precision

@@ -1,6 +1,6 @@
 r"""NorCal: post-hoc normalised calibration of a softmax detector's class scores (Pan et al.,
 "On Model Calibration for Long-Tailed Object Detection and Instance Segmentation", NeurIPS
-2021, arXiv:2107.02170, Sec. 3, Eq. 4-5; public code ``tydpan/NorCal``,
+2021, arXiv:2107.02170; public code ``tydpan/NorCal``,
 ``projects/NorCal/norcal/roi_heads.py`` (``CalibrationFastRCNNOutputLayers.predict_probs``,
 ``method='gamma'``, ``calibrate_on='exps'``, ``renorm=True``)).
 

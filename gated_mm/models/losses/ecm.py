@@ -1,5 +1,5 @@
 r"""Effective Class-Margin (ECM) loss (Hyun Cho and Krähenbühl, "Long-tail Detection with
-Effective Class-Margins", ECCV 2022, arXiv:2301.09724, Sec. 4; public code
+Effective Class-Margins", ECCV 2022, arXiv:2301.09724; public code
 ``janghyuncho/ECM-Loss``, ``mmdet/models/losses/effective_class_margin_loss.py`` and
 ``ecm_utils.py``).
 

@@ -2,7 +2,7 @@ r"""mmdet 3.3's ``EQLV2Loss`` (Tan et al., "Equalization Loss v2", CVPR 2021,
 arXiv:2012.08548) with the mmdet ``BBoxHead`` hooks it lacks.
 
 mmdet's class computes the loss of the paper (C + 1 sigmoid outputs, gradient-guided
-weights; ``tests/models/losses/test_lt_detection_losses.py`` checks it against Eq. 5-9) and
+weights; ``tests/models/losses/test_lt_detection_losses.py`` checks it against the paper's equations) and
 defines ``get_activation`` (σ(z_c) · (1 − σ(z_bg)), the public code's ``test_with_obj``) and
 ``get_channel_num``, but not ``custom_cls_channels`` / ``get_cls_channels``: a ``BBoxHead``
 with it therefore scores detections with a *softmax* over the sigmoid-trained logits. This

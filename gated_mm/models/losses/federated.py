@@ -1,4 +1,4 @@
-r"""Federated Loss (Zhou et al., "Probabilistic two-stage detection", arXiv:2103.07461, Sec. 5;
+r"""Federated Loss (Zhou et al., "Probabilistic two-stage detection", arXiv:2103.07461;
 public code ``xingyizhou/CenterNet2``,
 ``projects/CenterNet2/centernet/modeling/roi_heads/custom_fast_rcnn.py``
 (``sigmoid_cross_entropy_loss``, ``use_fed_loss``) and ``facebookresearch/Detic``,

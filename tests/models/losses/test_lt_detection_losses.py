@@ -6,8 +6,8 @@ public code or paper equations (values and gradients):
 * ECMLoss         — janghyuncho/ECM-Loss effective_class_margin_loss.py / ecm_utils.py;
 * IIFDetLoss      — kostas1515/iif iif_loss.py (CE on w * z), its weight table idf_1204.csv;
 * NorCal          — tydpan/NorCal roi_heads.py predict_probs ('gamma', 'exps', renorm);
-* mmdet SeesawLoss — Seesaw paper (arXiv:2008.10032) Eq. 1-5;
-* mmdet EQLV2Loss — EQL v2 paper (arXiv:2012.08548) Eq. 5-9.
+* mmdet SeesawLoss — Seesaw paper (arXiv:2008.10032), its loss and gradient;
+* mmdet EQLV2Loss — EQL v2 paper (arXiv:2012.08548), its weights and gradient accumulation.
 """
 import math
 
@@ -204,8 +204,8 @@ def test_norcal_matches_public_code(device, gamma):
 
 # ----------------------------------------------------------------- mmdet SeesawLoss
 def paper_seesaw(z, labels, cum, p, q):
-    """Seesaw loss, Wang et al. CVPR 2021 Eq. 1-5, with S_ij a constant in the gradient (the
-    paper's Eq. 2): L = −log σ̂_y, σ̂_i = e^{z_i} / (Σ_{j≠i} S_ij e^{z_j} + e^{z_i}),
+    """Seesaw loss, Wang et al. CVPR 2021, with S_ij a constant in the gradient (the
+    paper's gradient): L = −log σ̂_y, σ̂_i = e^{z_i} / (Σ_{j≠i} S_ij e^{z_j} + e^{z_i}),
     S_ij = M_ij C_ij, M_ij = (N_j / N_i)^p if N_i > N_j else 1,
     C_ij = (σ_j / σ_i)^q if σ_j > σ_i else 1 (σ: softmax of z). Returns (Σ loss, dL/dz)."""
     n, c = z.shape
@@ -258,10 +258,10 @@ def test_mmdet_seesaw_loss_matches_the_paper(device):
 
 # ----------------------------------------------------------------- mmdet EQLV2Loss
 def test_mmdet_eqlv2_loss_matches_the_paper(device):
-    """EQL v2, Tan et al. CVPR 2021 Eq. 5-9: f(x) = 1 / (1 + e^{−γ(x − μ)}),
+    """EQL v2, Tan et al. CVPR 2021: f(x) = 1 / (1 + e^{−γ(x − μ)}),
     g_j = accumulated positive / negative gradient of class j, q_j = 1 + α(1 − f(g_j)) on
-    positives, r_j = f(g_j) on negatives, gradients accumulated with the weights applied
-    (Eq. 8). L = Σ_ij w_ij BCE(z_ij, y_ij) / N over C + 1 sigmoid outputs (the background
+    positives, r_j = f(g_j) on negatives, gradients accumulated with the weights applied;
+    L = Σ_ij w_ij BCE(z_ij, y_ij) / N over C + 1 sigmoid outputs (the background
     column weighted 1 and not accumulated)."""
     from mmdet.models.losses import EQLV2Loss
     gamma, mu, alpha = 12.0, 0.8, 4.0
