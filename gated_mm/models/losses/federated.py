@@ -50,19 +50,20 @@ def federated_classes(labels: Tensor, num_classes: int, num_sample_cats: int,
         num_classes: C.
         num_sample_cats: K, classes per batch.
         class_weight: (C,) sampling weights w_c (None: uniform).
-        generator: optional ``torch.Generator`` for the draw.
+        generator: optional CPU ``torch.Generator`` for the draw (default: the global CPU
+            generator; the draw is made on the CPU whatever the labels' device).
     """
-    appeared = torch.unique(labels)
+    appeared = torch.unique(labels.cpu())  # drawn on the CPU: the same draw on any device
     if appeared.numel() < num_sample_cats:
-        prob = torch.ones(num_classes, dtype=torch.float32, device=labels.device)
+        prob = torch.ones(num_classes, dtype=torch.float32)
         if class_weight is not None:
-            prob = class_weight.to(device=labels.device, dtype=torch.float32).clone()
+            prob = class_weight.detach().to(device='cpu', dtype=torch.float32).clone()
         prob[appeared[appeared < num_classes]] = 0
         n_draw = min(num_sample_cats - appeared.numel(), int((prob > 0).sum()))
         if n_draw > 0:
             extra = torch.multinomial(prob, n_draw, replacement=False, generator=generator)
             appeared = torch.cat([appeared, extra])
-    return appeared[appeared < num_classes]
+    return appeared[appeared < num_classes].to(labels.device)
 
 
 @register_in_scopes(('mmdet', ))

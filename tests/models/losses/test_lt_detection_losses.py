@@ -46,7 +46,7 @@ def ref_fed_loss(logits_c1, gt_classes, weight, num_sample_cats):
     target = logits_c1.new_zeros(B, Cc + 1)
     target[range(len(gt_classes)), gt_classes] = 1
     target = target[:, :Cc]
-    appeared = torch.unique(gt_classes)
+    appeared = torch.unique(gt_classes.cpu())  # the draw on the CPU (as FederatedLoss)
     prob = appeared.new_ones(Cc + 1).float()
     prob[-1] = 0
     if len(appeared) < num_sample_cats:
@@ -56,6 +56,7 @@ def ref_fed_loss(logits_c1, gt_classes, weight, num_sample_cats):
         appeared = torch.cat([appeared, more])
     mask = appeared.new_zeros(Cc + 1)
     mask[appeared] = 1
+    mask = mask.to(logits_c1.device)
     fed_w = mask[:Cc].view(1, Cc).expand(B, Cc).to(logits_c1.dtype)
     loss = F.binary_cross_entropy_with_logits(logits_c1[:, :-1], target, reduction='none')
     return torch.sum(loss * fed_w) / B
