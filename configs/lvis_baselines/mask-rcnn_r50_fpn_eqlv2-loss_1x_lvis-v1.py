@@ -4,7 +4,7 @@
 # hooks: C + 1 outputs, sigmoid test scores x (1 - background); docs/lt_detection_baselines.md).
 # Paper numbers: the APA paper's Table 5 has no EQL v2 row; the EQL v2 paper's LVIS v1 table
 # (Mask R-CNN R50, 1x) was not transcribed here: compare against it.
-# Hyper-parameters, line by line (the paper's Sec. 4 / public config):
+# Hyper-parameters, line by line (the paper / public config):
 #   loss: sigmoid BCE, C + 1 outputs, gradient-guided weights, gamma 12, mu 0.8, alpha 4
 #   data: no repeat-factor sampling (the paper's EQL v2 is trained with uniform sampling),
 #         multi-scale 640..800, flip

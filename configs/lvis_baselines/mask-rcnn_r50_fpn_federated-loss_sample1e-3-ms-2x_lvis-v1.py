@@ -1,4 +1,4 @@
-# Federated Loss (Zhou et al., "Probabilistic two-stage detection", arXiv:2103.07461, Sec. 5;
+# Federated Loss (Zhou et al., "Probabilistic two-stage detection", arXiv:2103.07461;
 # public code xingyizhou/CenterNet2 custom_fast_rcnn.py and facebookresearch/Detic) on Mask R-CNN
 # R50-FPN 2x (gated_mm/models/losses/federated.py).
 # Paper numbers: the paper reports the loss inside CenterNet2 (its LVIS tables), not with
