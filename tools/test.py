@@ -4,7 +4,7 @@
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE.pkl]
                          [--show-dir DIR] [--cfg-options k=v ...]
                          [--launcher {none,pytorch,slurm,mpi}] [--allow-partial-checkpoint]
-                         [--fuse-conv-bn]
+                         [--fuse-conv-bn] [--fixed-ap [K]]
 
 Metrics are logged and written to ``<work_dir>/test_metrics.json`` (work dir default
 ``work_dirs/<config name>``). With LVIS metrics (mmdet ``LVISMetric``: ``bbox_AP``,
@@ -30,6 +30,13 @@ check_class_counts=False``: off).
 ``--fuse-conv-bn`` folds the gated backbones' eval-mode BatchNorms into their convs after the
 checkpoint is loaded (``FoldBatchNormHook``; same results up to float rounding, faster; IIEU-B
 units keep theirs; the log says how many were folded).
+``--fixed-ap [K]`` (LVIS): also report AP-fixed and AP-pool (Dave et al., arXiv:2102.01066;
+``gated_mm/evaluation/lvis_fixed_ap.py``): the top K (default 10,000) detections per category
+over the set, no per-image cap, with the r/c/f breakdown (``bbox_AP-fixed``, ``bbox_APr-fixed``,
+..., ``bbox_AP-pool``, ...) in ``test_metrics.json`` and ``lvis_fixed_ap.md``. It sets the
+test-time setting these need, before ``--cfg-options`` (which can override it):
+``model.test_cfg.rcnn.score_thr=0.0001`` and ``max_per_img=-1`` (no per-image cap). The
+standard metrics of the same run then use these detections too (lvis-api keeps 300 per image).
 Distributed: ``bash tools/dist_test.sh CONFIG CHECKPOINT N`` or ``tools/slurm_test.sh``.
 """
 import argparse
@@ -63,6 +70,10 @@ def parse_args(argv=None):
     parser.add_argument('--fuse-conv-bn', action='store_true',
                         help='fold the gated backbones\' BatchNorms into their convs before '
                         'testing (faster inference, same results up to rounding)')
+    parser.add_argument('--fixed-ap', nargs='?', type=int, const=10000, default=None,
+                        metavar='K', help='LVIS: also report AP-fixed / AP-pool with the top K '
+                        '(default 10000) detections per category and no per-image cap '
+                        '(sets rcnn score_thr=1e-4, max_per_img=-1 unless --cfg-options does)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args(argv)
     if 'LOCAL_RANK' not in os.environ:
@@ -125,6 +136,13 @@ def main(argv=None):
 
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
+    if args.fixed_ap is not None:
+        if args.fixed_ap < 1:
+            _fail(f'--fixed-ap K must be >= 1 (Dave et al.: 10000), got {args.fixed_ap}')
+        try:
+            set_fixed_ap_test_cfg(cfg)
+        except ValueError as e:
+            _fail(str(e))
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     if args.work_dir is not None:
@@ -179,11 +197,64 @@ def main(argv=None):
         metrics = runner.test()
     except ClassCountMismatchError as e:
         _fail(str(e))
+    from mmengine.dist import is_main_process
+    if args.fixed_ap is not None and is_main_process():
+        metrics = dict(metrics or {})
+        metrics.update(write_fixed_ap(runner, cfg, lvis_prefix, args.fixed_ap))
     write_metrics(runner, metrics)
     write_lvis_groups(runner, metrics)
-    from mmengine.dist import is_main_process
     if is_main_process():  # no-detection warning with the remedy; per-category AP table
         lvis_report.report_lvis_results(cfg, metrics, lvis_prefix, runner.logger)
+
+
+def set_fixed_ap_test_cfg(cfg, score_thr=1e-4):
+    """The test-time setting AP-fixed needs (enough detections per category): the R-CNN
+    stage keeps every detection above ``score_thr`` (no per-image cap)."""
+    test_cfg = (cfg.get('model') or {}).get('test_cfg') or {}
+    rcnn = test_cfg.get('rcnn')
+    if not isinstance(rcnn, dict):
+        raise ValueError('--fixed-ap needs a two-stage detector config with '
+                         'model.test_cfg.rcnn (score_thr, max_per_img)')
+    rcnn['score_thr'] = score_thr
+    rcnn['max_per_img'] = -1
+
+
+def write_fixed_ap(runner, cfg, prefix, dets_per_cat):
+    """AP-fixed and AP-pool of the kept LVIS detections (``<work_dir>/lvis_results``) into
+    the metrics and ``<work_dir>/lvis_fixed_ap.md``; {} without LVIS detections."""
+    from gated_mm.evaluation import lvis_report
+    from gated_mm.evaluation.lvis_fixed_ap import fixed_and_pooled_ap
+    evs = lvis_report.lvis_evaluators(cfg) if prefix else []
+    if not evs:
+        runner.logger.warning('--fixed-ap: no LVIS evaluator in the config, nothing reported')
+        return {}
+    tasks = evs[0].get('metric', 'bbox')
+    tasks = [tasks] if isinstance(tasks, str) else list(tasks)
+    files = {t: f'{prefix}.{t}.json' for t in tasks if t in ('bbox', 'segm')
+             and osp.isfile(f'{prefix}.{t}.json')}
+    out = fixed_and_pooled_ap(evs[0]['ann_file'], files, dets_per_cat)
+    if not out:
+        return {}
+    cols = ('AP', 'APr', 'APc', 'APf')
+    lines = [f'| task | metric | ' + ' | '.join(cols) + ' |', '|---|---|' + '---|' * len(cols)]
+    for t in files:
+        for kind in ('fixed', 'pool'):
+            if f'{t}_AP-{kind}' in out:
+                cells = [f"{out[f'{t}_{c}-{kind}']:.3f}" for c in cols]
+                lines.append(f'| {t} | AP-{kind} | ' + ' | '.join(cells) + ' |')
+        short = out.get(f'{t}_fixed_short_categories', 0)
+        if short:
+            runner.logger.warning(f'--fixed-ap: {short} {t} categories had fewer than '
+                                  f'{dets_per_cat} detections (lower model.test_cfg.rcnn.'
+                                  f'score_thr for more)')
+    table = '\n'.join(lines)
+    path = osp.join(runner.work_dir, 'lvis_fixed_ap.md')
+    with open(path, 'w') as f:
+        f.write(f'AP-fixed / AP-pool, top {dets_per_cat} detections per category, no per-image '
+                f'cap (Dave et al., arXiv:2102.01066)\n\n{table}\n')
+    print(table)
+    runner.logger.info(f'AP-fixed / AP-pool written to {path}')
+    return out
 
 
 def write_metrics(runner, metrics):

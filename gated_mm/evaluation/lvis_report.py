@@ -206,7 +206,8 @@ def check_detection_config(cfg, training: bool = True) -> None:
                              + BACKBONE_HINT.format(path=ckpt))
 
 
-def _lvis_evaluators(cfg) -> List[dict]:
+def lvis_evaluators(cfg) -> List[dict]:
+    """The LVIS evaluators (dicts) of the config's ``test_evaluator``."""
     ev = cfg.get('test_evaluator')
     evs = ev if isinstance(ev, (list, tuple)) else [ev]
     return [e for e in evs if isinstance(e, dict) and 'LVIS' in str(e.get('type', ''))
@@ -217,7 +218,7 @@ def enable_lvis_result_files(cfg) -> Optional[str]:
     """Make the config's ``LVISMetric`` keep its detection JSONs under
     ``<work_dir>/lvis_results/`` (unless it already has ``outfile_prefix``); returns the
     prefix, or None without an LVIS evaluator."""
-    evs = _lvis_evaluators(cfg)
+    evs = lvis_evaluators(cfg)
     if not evs:
         return None
     ev = evs[0]
@@ -270,7 +271,7 @@ def report_lvis_results(cfg, metrics: dict, prefix: Optional[str], logger=None) 
             print(msg)
     if prefix is None:
         return []
-    evs = _lvis_evaluators(cfg)
+    evs = lvis_evaluators(cfg)
     tasks = evs[0].get('metric', 'bbox')
     tasks = [tasks] if isinstance(tasks, str) else list(tasks)
     tasks = [t for t in tasks if t in ('bbox', 'segm')]

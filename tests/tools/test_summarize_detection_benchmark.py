@@ -33,3 +33,25 @@ def test_mean_std_and_failed_runs(tmp_path, capsys):
     assert cells[3] == f'25.0 ± {statistics.stdev([30, 20]):.1f}'      # successful seeds
     assert cells[3 + len(summ.COLS)] == f'16.7 ± {statistics.stdev([30, 20, 0]):.1f}'
     assert '| gol | 2 | no detections' in out
+
+
+def test_fixed_ap_table(tmp_path, capsys):
+    """Runs tested with FIXED_AP=1 (<run>/test_fixed) get a second table: AP-fixed / AP-pool
+    (mean ± std over those seeds); runs without it are left out of that table."""
+    full = {f'lvis/{k}': 0.1 for k in summ.COLS}
+    for seed, ap in ((0, 0.40), (1, 0.20)):
+        write(tmp_path, f'ce_seed{seed}', full)
+        d = tmp_path / f'ce_seed{seed}' / 'test_fixed'
+        d.mkdir()
+        (d / 'test_metrics.json').write_text(json.dumps({'bbox_AP-fixed': ap, 'bbox_AP-pool': 0.5}))
+    write(tmp_path, 'gol_seed0', full)
+    summ.main([str(tmp_path)])
+    out = capsys.readouterr().out
+    row = next(line for line in out.splitlines() if line.startswith('| ce | 0,1 | ')
+               and 'AP-fixed' not in line and line.count('|') == len(summ.FIXED_COLS) + 3)
+    cells = [c.strip() for c in row.strip('|').split('|')]
+    i = summ.FIXED_COLS.index('bbox_AP-fixed')
+    assert cells[2 + i] == f'30.0 ± {statistics.stdev([40, 20]):.1f}'
+    assert cells[2 + summ.FIXED_COLS.index('bbox_AP-pool')] == '50.0 ± 0.0'
+    assert not any(line.startswith('| gol | 0 | ') and line.count('|') == len(summ.FIXED_COLS) + 3
+                   for line in out.splitlines())

@@ -8,7 +8,9 @@ Reads ``WORK_ROOT/<config>_seed<S>/test/test_metrics.json`` (tools/test.py) and
 mean ± sample standard deviation over the seeds that produced detections, the seeds, the
 runs that produced none (``test_metrics.json`` is ``{}``: the detector diverged or scores below
 ``score_thr``), the bbox AP mean over all seeds counting those as 0, and the mean wall times.
-A failed run is never dropped silently.
+A failed run is never dropped silently. Runs tested with ``FIXED_AP=1`` (``<run>/test_fixed``,
+``tools/test.py --fixed-ap``) add a second table: AP-fixed and AP-pool with their r/c/f
+breakdown, and the standard AP of the same (low-threshold, uncapped) detections.
 """
 import argparse
 import glob
@@ -20,6 +22,8 @@ import sys
 from collections import defaultdict
 
 COLS = [f'{t}_{c}' for t in ('bbox', 'segm') for c in ('AP', 'APr', 'APc', 'APf')]
+FIXED_COLS = [f'{t}_{c}{k}' for t in ('bbox', 'segm') for k in ('-fixed', '-pool', '')
+              for c in ('AP', 'APr', 'APc', 'APf')]
 
 
 def collect(root):
@@ -36,6 +40,11 @@ def collect(root):
             key = k.split('/')[-1]
             if key in COLS:
                 vals[key] = float(v) * 100
+        fixed = osp.join(osp.dirname(osp.dirname(path)), 'test_fixed', 'test_metrics.json')
+        if osp.isfile(fixed):
+            with open(fixed) as f:
+                vals['fixed'] = {k.split('/')[-1]: float(v) * 100 for k, v in json.load(f).items()
+                                 if k.split('/')[-1] in FIXED_COLS}
         wall = osp.join(osp.dirname(osp.dirname(path)), 'wall_time.json')
         if osp.isfile(wall):
             with open(wall) as f:
@@ -79,7 +88,14 @@ def table(runs):
             per_seed.append(f'| {name} | {s} | ' + ' | '.join(
                 'n/a' if by_seed[s].get(c) is None else f'{by_seed[s][c]:.1f}' for c in COLS)
                 + ' |')
-    return '\n'.join(lines + per_seed)
+    fixed = ['', '| config | seeds | ' + ' | '.join(FIXED_COLS) + ' |',
+             '|' + '---|' * (len(FIXED_COLS) + 2)]
+    for name, by_seed in runs.items():
+        seeds = [s for s in sorted(by_seed) if by_seed[s].get('fixed')]
+        if seeds:
+            fixed.append(f'| {name} | {",".join(map(str, seeds))} | ' + ' | '.join(
+                fmt([by_seed[s]['fixed'].get(c) for s in seeds]) for c in FIXED_COLS) + ' |')
+    return '\n'.join(lines + per_seed + (fixed if len(fixed) > 3 else []))
 
 
 def main(argv=None):

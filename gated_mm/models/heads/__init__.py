@@ -7,3 +7,4 @@ from .carafe import CARAFEUpsample, carafe_reassemble  # noqa: F401
 from .wrapped_cauchy import WrappedCauchyLinear  # noqa: F401
 from .decoupled import AdjustedLinearClsHead, LWSClsHead, TauNormClsHead  # noqa: F401
 from .iif import IIF, IIF_VARIANTS, iif_weights  # noqa: F401
+from .norcal import NorCalCrossEntropyLoss, norcal_scores  # noqa: F401

@@ -44,13 +44,18 @@ IIF_VARIANTS = ('raw', 'smooth', 'rel', 'normit', 'gombit', 'base2', 'base10')
 
 def iif_weights(class_counts: Union[Sequence[int], np.ndarray, Tensor],
                 variant: str,
-                norm_p: float = 0.) -> Tensor:
+                norm_p: float = 0.,
+                num_images: Optional[int] = None) -> Tensor:
     """Per-class IIF weights ``w`` (float64, shape ``(C,)``) from training counts.
 
     Args:
         class_counts: ``n_c``, training images per class, shape ``(C,)``, integers >= 0.
         variant: one of :data:`IIF_VARIANTS` (equations in the module docstring).
         norm_p: if > 0, return ``w / ‖w‖_p``. Defaults to 0 (no normalisation).
+        num_images: ``N``, the number of training images, for multi-label data (detection:
+            an image counts for every class it contains, so Σ_c n_c > N; the IIF detection
+            code's weights use N = 100,170 for LVIS v1). Defaults to Σ_c n_c (one label
+            per image, classification).
 
     Raises:
         ValueError: unknown variant; counts not a non-empty 1-D list of integers >= 0, or all
@@ -63,9 +68,12 @@ def iif_weights(class_counts: Union[Sequence[int], np.ndarray, Tensor],
     if (n.dim() != 1 or n.numel() == 0 or not torch.all(n == n.round()) or (n < 0).any()):
         raise ValueError(f'IIF: class_counts must be a non-empty list of integers >= 0, got '
                          f'{np.asarray(class_counts).tolist()!r}')
-    total = n.sum()
-    if total == 0:
+    total = n.sum() if num_images is None else torch.tensor(float(num_images), dtype=n.dtype)
+    if n.sum() == 0:
         raise ValueError('IIF: all class counts are 0; pass the training counts')
+    if num_images is not None and (n > total).any():
+        raise ValueError(f'IIF: num_images={num_images} is smaller than a class count '
+                         f'({int(n.max())})')
     if variant != 'smooth':
         zero = torch.nonzero(n == 0).flatten().tolist()
         if zero:
