@@ -347,6 +347,10 @@ def make_builder(registry):
             raise ValueError(f'Gated: model type {model["type"]!r} is not registered in '
                              f'{registry.scope}.MODELS')
         model = dict(copy.deepcopy(model), **model_args)
+        # mmengine builds a config without _scope_ in the *default* scope's registry, so an
+        # mmdet Gated inside an mmpretrain-scoped run would build mmpretrain's class of the
+        # same name: pin the builder's own scope unless the config names one
+        model.setdefault('_scope_', registry.scope)
         return convert(registry.build(model), act=act, gate=gate, insert=insert,
                        input_shape=input_shape, registry=registry)
 

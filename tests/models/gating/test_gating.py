@@ -30,7 +30,8 @@ def registry(name):
 
 def build(name, cfg, seed=0):
     torch.manual_seed(seed)
-    return registry(name).build(cfg).double()
+    # _scope_: mmengine otherwise builds in the default scope an earlier test left
+    return registry(name).build(dict(cfg, _scope_=ZOO[name]['scope'])).double()
 
 
 def plain(name, seed=0, **model_args):
@@ -287,3 +288,13 @@ def test_deepcopy_keeps_units_and_inserts(name):
             last = out
         same = flat(model(*inputs(name)))
     assert all(torch.equal(a, b) for a, b in zip(ref, same))
+
+
+def test_builder_keeps_its_scope_under_another_default_scope():
+    """``type='mmdet.Gated'`` in an mmpretrain-scoped run builds mmdet's SwinTransformer (both
+    libraries register one, with different arguments): the builder pins its own scope."""
+    from mmengine.registry import DefaultScope
+    cfg = dict(gated_cfg('mmdet Swin', 'AGLU', 'APA', None), type='mmdet.Gated')
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        model = registry('mmpretrain Swin').build(cfg)
+    assert type(model).__module__.startswith('mmdet.'), type(model)
