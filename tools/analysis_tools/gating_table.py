@@ -48,12 +48,13 @@ def convert_row(name: str, small: bool = False) -> dict:
     from gated_mm.models.gating.zoo import ZOO, gated_cfg
     e = ZOO[name]
     full = not small and e.get('full') is not None
-    registry = importlib.import_module(f"{e['scope']}.registry").MODELS
+    scope = e['scope']  # _scope_: build there, whatever default scope the caller left
+    registry = importlib.import_module(f'{scope}.registry').MODELS
     row = dict(model=name + ('' if full else ' (small)'), fails=[])
     t = time.perf_counter()
     try:
         torch.manual_seed(0)
-        model = registry.build(gated_cfg(name, insert_cfg=SE, full=full))
+        model = registry.build(dict(gated_cfg(name, insert_cfg=SE, full=full), _scope_=scope))
     except Exception as exc:  # noqa: BLE001 - the table reports every failure
         row.update(sites='—', gates='—', inserts='—', ckpt='—')
         row['fails'].append(_one_line(exc))
@@ -77,12 +78,13 @@ def convert_row(name: str, small: bool = False) -> dict:
                       if report['inserts'] else '0')
     if e.get('insert_error'):
         try:
-            registry.build(gated_cfg(name, insert_cfg=SE, full=full, force_insert=True))
+            registry.build(dict(gated_cfg(name, insert_cfg=SE, full=full, force_insert=True),
+                                    _scope_=scope))
             row['fails'].append('insert unexpectedly worked')
         except ValueError as exc:
             row['fails'].append(f'insert: {_one_line(exc)}')
     torch.manual_seed(1)
-    ref = registry.build(dict(gated_cfg(name, full=full)['model'])).state_dict()
+    ref = registry.build(dict(gated_cfg(name, full=full)['model'], _scope_=scope)).state_dict()
     result = model.load_state_dict(ref, strict=False)
     ok = not result.unexpected_keys and sorted(result.missing_keys) == report['new_keys']
     row['ckpt'] = (f"loads; missing: only the {len(report['new_keys'])} new keys" if ok else
