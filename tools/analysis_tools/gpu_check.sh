@@ -139,7 +139,8 @@ TESTS=(tests/models/activations/test_apa_aglu.py tests/models/activations/test_n
        tests/models/attention/test_ge.py tests/models/attention/test_fidelity_cbam.py
        tests/models/backbones/test_fold_bn.py tests/models/losses/test_gol.py
        tests/models/losses/test_gol_presets.py tests/models/losses/test_rebalancing.py
-       tests/models/heads/test_decoupled.py tests/models/test_cuda_amp.py)
+       tests/models/heads/test_decoupled.py tests/models/heads/test_carafe.py
+       tests/models/losses/test_lt_detection_losses.py tests/models/test_cuda_amp.py)
 PYTEST=("$PY" -m pytest "${TESTS[@]}" -q -p no:cacheprovider -rs)
 
 # the quick-start config, logging locally only when TensorBoard is missing (offline nodes)

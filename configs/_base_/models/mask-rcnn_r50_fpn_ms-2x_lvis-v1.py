@@ -29,3 +29,11 @@ optim_wrapper = dict(
         '.kappa': dict(decay_mult=0.0),
         '.lambda_': dict(decay_mult=0.0)
     }))
+
+# Runtime policy of configs/_base_/default_runtime.py on top of mmdet's runtime (its hooks,
+# DetLocalVisualizer, log processor, checkpoint interval and default_scope stay): TensorBoard,
+# the last 3 checkpoints plus the best, a progress bar over validation / test batches.
+default_hooks = dict(
+    checkpoint=dict(max_keep_ckpts=3, save_best='auto'),
+    progress=dict(type='ProgressBarHook'))
+visualizer = dict(vis_backends=[dict(type='LocalVisBackend'), dict(type='TensorboardVisBackend')])
