@@ -34,7 +34,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..registry import register_in_scopes
-from .frequency import check_count_source, needs_counts, training_image_counts
+from .frequency import (check_count_source, check_roi_inputs, needs_counts,
+                        training_image_counts)
 
 #: Background-to-foreground RoI ratio of the public code (Mask R-CNN on LVIS v1).
 ECM_FG_BG_RATIO = 6.3313
@@ -136,14 +137,8 @@ class ECMLoss(nn.Module):
     def forward(self, cls_score: Tensor, label: Tensor, weight: Optional[Tensor] = None,
                 avg_factor: Optional[float] = None, reduction_override: Optional[str] = None,
                 **kwargs) -> Tensor:
-        name, c1 = type(self).__name__, self.num_classes + 1
-        if cls_score.dim() != 2 or cls_score.size(1) != c1:
-            raise ValueError(f'{name}: cls_score must be (N, {c1}), got '
-                             f'{tuple(cls_score.shape)}')
-        if label.shape != cls_score.shape[:1] or (label.numel() and (
-                label.min() < 0 or label.max() > self.num_classes)):
-            raise ValueError(f'{name}: label must be ({cls_score.size(0)},) in '
-                             f'[0, {self.num_classes}]')
+        c1 = self.num_classes + 1
+        check_roi_inputs(type(self).__name__, cls_score, label, self.num_classes, c1)
         if needs_counts(self.margin):
             self.load_counts()
         reduction = reduction_override or self.reduction

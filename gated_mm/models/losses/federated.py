@@ -36,7 +36,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..registry import register_in_scopes
-from .frequency import check_count_source, needs_counts, training_image_counts
+from .frequency import (check_count_source, check_roi_inputs, needs_counts,
+                        training_image_counts)
 
 
 def federated_classes(labels: Tensor, num_classes: int, num_sample_cats: int,
@@ -150,14 +151,8 @@ class FederatedLoss(nn.Module):
     def forward(self, cls_score: Tensor, label: Tensor, weight: Optional[Tensor] = None,
                 avg_factor: Optional[float] = None, reduction_override: Optional[str] = None,
                 **kwargs) -> Tensor:
-        name = type(self).__name__
-        if cls_score.dim() != 2 or cls_score.size(1) != self.num_classes:
-            raise ValueError(f'{name}: cls_score must be (N, {self.num_classes}), got '
-                             f'{tuple(cls_score.shape)}')
-        if label.shape != cls_score.shape[:1] or (label.numel() and (
-                label.min() < 0 or label.max() > self.num_classes)):
-            raise ValueError(f'{name}: label must be ({cls_score.size(0)},) in '
-                             f'[0, {self.num_classes}]')
+        check_roi_inputs(type(self).__name__, cls_score, label, self.num_classes,
+                         self.num_classes)
         if needs_counts(self.class_weight):
             self.load_counts()
         reduction = reduction_override or self.reduction

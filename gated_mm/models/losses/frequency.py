@@ -65,3 +65,16 @@ def check_count_source(owner: str, freq_file: Optional[str],
 def needs_counts(buffer: Tensor) -> bool:
     """True while a count-derived buffer still holds its NaN placeholder."""
     return bool(torch.isnan(buffer).any())
+
+
+def check_roi_inputs(owner: str, cls_score: Tensor, label: Tensor, num_classes: int,
+                     width: int) -> None:
+    """One-line ``ValueError`` unless ``cls_score`` is (N, ``width``) and ``label`` is (N,) in
+    [0, ``num_classes``] (``num_classes`` = background), as mmdet's bbox heads give them."""
+    if cls_score.dim() != 2 or cls_score.size(1) != width:
+        raise ValueError(f'{owner}: cls_score must be (N, {width}), got '
+                         f'{tuple(cls_score.shape)}')
+    if label.shape != cls_score.shape[:1] or (label.numel() and (
+            label.min() < 0 or label.max() > num_classes)):
+        raise ValueError(f'{owner}: label must be ({cls_score.size(0)},) in '
+                         f'[0, {num_classes}]')

@@ -29,7 +29,8 @@ from torch import Tensor, nn
 
 from ..heads.iif import IIF_VARIANTS, iif_weights
 from ..registry import register_in_scopes
-from .frequency import check_count_source, needs_counts, training_image_counts
+from .frequency import (check_count_source, check_roi_inputs, needs_counts,
+                        training_image_counts)
 
 
 @register_in_scopes(('mmdet', ))
@@ -122,14 +123,8 @@ class IIFDetLoss(nn.Module):
     def forward(self, cls_score: Tensor, label: Tensor, weight: Optional[Tensor] = None,
                 avg_factor: Optional[float] = None, reduction_override: Optional[str] = None,
                 **kwargs) -> Tensor:
-        name, c1 = type(self).__name__, self.num_classes + 1
-        if cls_score.dim() != 2 or cls_score.size(1) != c1:
-            raise ValueError(f'{name}: cls_score must be (N, {c1}), got '
-                             f'{tuple(cls_score.shape)}')
-        if label.shape != cls_score.shape[:1] or (label.numel() and (
-                label.min() < 0 or label.max() > self.num_classes)):
-            raise ValueError(f'{name}: label must be ({cls_score.size(0)},) in '
-                             f'[0, {self.num_classes}]')
+        check_roi_inputs(type(self).__name__, cls_score, label, self.num_classes,
+                         self.num_classes + 1)
         reduction = reduction_override or self.reduction
         loss = F.cross_entropy(cls_score * self._weight(cls_score), label,
                                reduction='none')
