@@ -252,6 +252,17 @@ def _placeholders(gt, cats: List[int], iou_type: str, backend: str) -> List[dict
     return out
 
 
+def per_category_ap(precision: np.ndarray) -> List[float]:
+    """AP of every category (IoU 0.50:0.95, all areas) from a precision array (T, R, K, A):
+    the mean of its entries > -1 (detectron2's and mmdet's ``classwise``), NaN without."""
+    out = []
+    for k in range(precision.shape[2]):
+        p = precision[:, :, k, 0]
+        p = p[p > -1]
+        out.append(float(np.mean(p)) if p.size else float('nan'))
+    return out
+
+
 def listed_categories(gt) -> Dict[int, frozenset]:
     """Per image, the categories LVIS evaluates there: those with an instance in the image
     and its ``neg_category_ids``."""
@@ -458,13 +469,17 @@ if LVISMetric is not None:
                     if count[0] == 0:
                         logger.info('The testing results of the whole dataset is empty.')
                         break
+                    aps = per_category_ap(precision)
+                    if self.outfile_prefix is not None:
+                        # read by tools/test.py's per-category report instead of evaluating
+                        # the whole result file again
+                        with open(f'{outfile_prefix}.{metric}.per_category_ap.json', 'w') as f:
+                            json.dump(dict(detections=count[0], ap=dict(zip(self.cat_ids, aps))),
+                                      f)
                     if self.classwise:
                         load = (self._lvis_api.load_cats if self.backend == 'lvis-api'
                                 else self._lvis_api.loadCats)
-                        for idx, cat in enumerate(load(self.cat_ids)):
-                            p = precision[:, :, idx, 0]
-                            p = p[p > -1]
-                            ap = float(np.mean(p)) if p.size else float('nan')
+                        for ap, cat in zip(aps, load(self.cat_ids)):
                             eval_results[f'{cat["name"]}_precision'] = round(ap, 3)
                     for key, value in lvis_results.items():
                         if key in metric_items:

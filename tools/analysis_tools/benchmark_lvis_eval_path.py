@@ -21,6 +21,8 @@ Stages (seconds summed over calls, peak RSS of the process during the stage, fro
   ``StreamedLVISMetric``: ``process``, which caps and spills them to disk);
 * ``load gt``: the metric's construction (reads the annotation file);
 * ``collect``: ``collect_results_cpu``;
+* ``per-category report``: what ``tools/test.py`` does after ``runner.test()``
+  (``gated_mm.evaluation.lvis_report.report_lvis_results``: the per-category AP table);
 * ``results2json`` (encoding the JSON dicts) with ``dump`` inside it, ``load results``
   (``LVISResults`` / ``loadRes``), ``evaluate`` (match, accumulate, summarize) per iou type;
   for ``StreamedLVISMetric``: ``read spill`` (building the dicts of a chunk), ``dump``,
@@ -93,9 +95,12 @@ def wrap(owner, attr, name_fn, record=None):
     original = getattr(owner, attr)
 
     def wrapped(*args, **kwargs):
-        with STAGES(name_fn(*args, **kwargs)):
+        name = name_fn(*args, **kwargs)
+        if CURRENT.get('report'):  # the backend calls of the per-category report
+            name = f'(report) {name}'
+        with STAGES(name):
             out = original(*args, **kwargs)
-        if record is not None:
+        if record is not None and not CURRENT.get('report'):
             FULL[CURRENT['type']] = {k: float(v) for k, v in record(out).items()}
         return out
 
@@ -230,9 +235,19 @@ def run_rank(args, rank, gt_path, work_dir, size):
         with STAGES('compute_metrics'):
             out['results'] = metric.compute_metrics(results)
         out['results_full'] = FULL
+        from mmengine.config import Config
+
+        from gated_mm.evaluation.lvis_report import report_lvis_results
+        cfg = Config(dict(work_dir=work_dir, test_evaluator=dict(
+            type=args.metric, ann_file=gt_path, metric=['bbox', 'segm'])))
+        CURRENT['report'] = True
+        with STAGES('per-category report'):
+            metrics = {f'lvis/{k}': v for k, v in out['results'].items()}
+            report_lvis_results(cfg, metrics, osp.join(work_dir, 'results'))
     import resource
     out['stages'] = STAGES.rows
-    out['peak_rss_mib'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out['peak_rss_mib'] = max([resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024]
+                              + [v['peak_mib'] for v in STAGES.rows.values()])
     return out
 
 
