@@ -324,6 +324,7 @@ def evaluate_chunked(gt, chunk_dets: Iterable[Tuple[List[int], List[dict]]], iou
         # COCOeval._prepare, whose 1.8.0 then fails on an image that has only such
         # detections: "IndexError: unordered_map::at")
         dets = [d for d in dets if d['category_id'] in listed[d['image_id']]]
+        ev = None  # the previous chunk's evaluator (its detections) goes first
         p, r, ev = _evaluate_chunk(gt, dets or _placeholders(gt, cats, iou_type, backend),
                                    list(cats), iou_type, backend, max_dets)
         precisions.append(p), recalls.append(r)
@@ -448,13 +449,18 @@ if LVISMetric is not None:
                 for metric in self.metrics:
                     writer = _JSONListWriter(f'{outfile_prefix}.{metric}.json')
                     count = [0]
+                    listed = listed_categories(self._lvis_api)
 
                     def chunk_dets(metric=metric, writer=writer, count=count):
                         for k, cats in enumerate(chunks):
                             dets = read_chunk(self.spill_dir, k, keys, metric)
                             writer.extend(dets)
                             count[0] += len(dets)
+                            # only what LVIS evaluates is kept while the chunk is evaluated
+                            dets = [d for d in dets
+                                    if d['category_id'] in listed[d['image_id']]]
                             yield cats, dets
+                            dets = None
 
                     if self.format_only:
                         for _ in chunk_dets():
