@@ -41,9 +41,10 @@ KEYS = ['AP', 'AP50', 'AP75', 'APs', 'APm', 'APl', 'APr', 'APc', 'APf', 'AR@300'
         'ARs@300', 'ARm@300', 'ARl@300']
 N_IMAGES = 60
 # evaluation memory per detection of StreamedLVISMetric at 60 images x 300 detections
-# (peak RSS of rank 0 after the imports, over the detections; fixed costs dominate at this
-# size, see docs/benchmarks.md for LVIS v1 val size)
-MAX_BYTES_PER_DET = 10 * 1024
+# (rank 0's peak RSS over its RSS after the imports, per detection): measured 9 KiB here
+# (FasterLVISMetric: 21 KiB); fixed costs dominate at this size (at LVIS v1 val size:
+# 1.2 KiB, docs/benchmarks.md)
+MAX_BYTES_PER_DET = 16 * 1024
 
 pytestmark = pytest.mark.skipif(not CATS.is_file(),
                                 reason=f'LVIS v1 categories not found at {CATS} '
@@ -175,7 +176,7 @@ def test_test_py_path_streamed_vs_mmdet_metric(sim, tmp_path):
     assert set(streamed['stages']) >= {'process', 'collect', 'read spill bbox',
                                        'dump segm', 'evaluate segm'}
     assert per_det <= MAX_BYTES_PER_DET, per_det
-    assert per_det < old_per_det, (per_det, old_per_det)
+    assert per_det < 0.75 * old_per_det, (per_det, old_per_det)
     # results files as tools/test.py keeps them: the same detections
     for iou_type in ('bbox', 'segm'):
         files = [json.loads((tmp_path / f'{m}_faster-coco-eval' /
