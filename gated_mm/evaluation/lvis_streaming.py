@@ -28,7 +28,8 @@ not-exhaustive category lists) and accumulation are per category (lvis-api
 only the 300-per-image cap mixes categories, and it is applied before the split. Within a
 category the detections keep their relative order, so score ties break alike.
 ``tests/evaluation/test_lvis_streaming.py`` checks AP, AP50, AP75, APs/m/l, APr/c/f, AR@300
-and the precision arrays against mmdet's ``LVISMetric`` and ``FasterLVISMetric`` to 1e-12.
+and the precision arrays against lvis-api's one-shot ``LVISEval`` (what mmdet's
+``LVISMetric`` runs) and the results against ``FasterLVISMetric``, to 1e-12.
 
 Select it in ``tools/test.py`` with ``--cfg-options test_evaluator.type=StreamedLVISMetric``
 (``test_evaluator.backend='faster-coco-eval'`` for the C++ backend); with several ranks,
@@ -237,17 +238,16 @@ def _placeholders(gt, cats: List[int], iou_type: str, backend: str) -> List[dict
     no detections: the backends reject an empty result list). It matches no ground truth
     (IoU < 0.5 with any instance of more than 2 pixels), so precision and recall are those of
     no detections: 0 where the category has ground truth, -1 where it has none."""
+    import pycocotools.mask as mask_utils
     img = min(gt.get_img_ids() if backend == 'lvis-api' else gt.getImgIds())
     info = (gt.load_imgs if backend == 'lvis-api' else gt.loadImgs)([img])[0]
+    h, w = info['height'], info['width']
+    pixel = mask_utils.frPyObjects(dict(size=[h, w], counts=[0, 1, h * w - 1]), h, w)
     out = []
     for c in cats:
         d = dict(image_id=img, category_id=int(c), bbox=[0.0, 0.0, 1.0, 1.0], score=0.0)
         if iou_type == 'segm':
-            d['segmentation'] = dict(size=[info['height'], info['width']],
-                                     counts=[0, 1, info['height'] * info['width'] - 1])
-            import pycocotools.mask as mask_utils
-            rle = mask_utils.frPyObjects(d['segmentation'], info['height'], info['width'])
-            d['segmentation'] = dict(size=rle['size'], counts=rle['counts'].decode())
+            d['segmentation'] = dict(size=pixel['size'], counts=pixel['counts'].decode())
         out.append(d)
     return out
 
