@@ -43,7 +43,7 @@ N_IMAGES = 60
 # evaluation memory per detection of StreamedLVISMetric at 60 images x 300 detections
 # (rank 0's peak RSS over its RSS after the imports, per detection): measured 9 KiB here
 # (FasterLVISMetric: 21 KiB); fixed costs dominate at this size (at LVIS v1 val size:
-# 1.2 KiB, docs/benchmarks.md)
+# 1.0 KiB, docs/benchmarks.md)
 MAX_BYTES_PER_DET = 16 * 1024
 
 pytestmark = pytest.mark.skipif(not CATS.is_file(),
