@@ -263,7 +263,9 @@ def per_category_ap(ann_file: str, result_file: str, iou_type: str,
 def report_lvis_results(cfg, metrics: dict, prefix: Optional[str], logger=None) -> List[dict]:
     """After ``runner.test()``: warn with the remedy when there are no detections; else write
     ``<work_dir>/lvis_per_category_ap.{csv,md}`` (rows sorted by group r/c/f, then training
-    image count, descending). Returns the rows ([] when nothing was written)."""
+    image count, descending). Returns the rows ([] when nothing was written). The per-category
+    AP that ``StreamedLVISMetric`` saved in this run (``<prefix>.<type>.per_category_ap.json``)
+    is used as is; otherwise the result file is evaluated again."""
     def log(msg, level='warning'):
         if logger is not None:
             getattr(logger, level)(msg)
@@ -276,9 +278,15 @@ def report_lvis_results(cfg, metrics: dict, prefix: Optional[str], logger=None) 
     tasks = [tasks] if isinstance(tasks, str) else list(tasks)
     tasks = [t for t in tasks if t in ('bbox', 'segm')]
     files = {t: f'{prefix}.{t}.json' for t in tasks}
-    counts = {}
+    counts, aps = {}, {}
     for t, path in files.items():
-        if osp.isfile(path):
+        done = f'{prefix}.{t}.per_category_ap.json'  # StreamedLVISMetric's, of this run
+        if osp.isfile(done) and osp.isfile(path) and osp.getmtime(done) >= osp.getmtime(path):
+            with open(done) as f:
+                done = json.load(f)
+            counts[t] = done['detections']
+            aps[t] = {int(k): float(v) for k, v in done['ap'].items()}
+        elif osp.isfile(path):
             with open(path) as f:
                 counts[t] = len(json.load(f))
     if not counts or not any(counts.values()):
@@ -291,7 +299,8 @@ def report_lvis_results(cfg, metrics: dict, prefix: Optional[str], logger=None) 
     with open(ann_file) as f:
         cats = json.load(f)['categories']
     faster = str(evs[0].get('type', '')).endswith('FasterLVISMetric')
-    aps = {t: per_category_ap(ann_file, files[t], t, faster) for t in tasks if counts.get(t)}
+    aps.update({t: per_category_ap(ann_file, files[t], t, faster) for t in tasks
+                if counts.get(t) and t not in aps})
     rows = []
     for c in cats:
         row = dict(category_id=c['id'], name=c['name'], frequency=c.get('frequency', ''),
