@@ -43,12 +43,12 @@ except ImportError:  # optional dependency
 
 INSTALL_HINT = 'pip install -r requirements/lvis_fast.txt (faster-coco-eval)'
 LVIS_MAX_DETS = 300
-# faster-coco-eval ``stats_as_dict`` label -> lvis-api ``LVISEval.get_results()`` key
-_RESULT_KEYS = {'AP_all': 'AP', 'AP_50': 'AP50', 'AP_75': 'AP75', 'AP_small': 'APs',
-                'AP_medium': 'APm', 'AP_large': 'APl', 'APr': 'APr', 'APc': 'APc',
-                'APf': 'APf', 'AR_all': f'AR@{LVIS_MAX_DETS}',
-                'AR_small': f'ARs@{LVIS_MAX_DETS}', 'AR_medium': f'ARm@{LVIS_MAX_DETS}',
-                'AR_large': f'ARl@{LVIS_MAX_DETS}'}
+#: faster-coco-eval ``stats_as_dict`` label -> lvis-api ``LVISEval.get_results()`` key
+LVIS_RESULT_KEYS = {'AP_all': 'AP', 'AP_50': 'AP50', 'AP_75': 'AP75', 'AP_small': 'APs',
+                    'AP_medium': 'APm', 'AP_large': 'APl', 'APr': 'APr', 'APc': 'APc',
+                    'APf': 'APf', 'AR_all': f'AR@{LVIS_MAX_DETS}',
+                    'AR_small': f'ARs@{LVIS_MAX_DETS}', 'AR_medium': f'ARm@{LVIS_MAX_DETS}',
+                    'AR_large': f'ARl@{LVIS_MAX_DETS}'}
 
 
 def _require():
@@ -120,7 +120,7 @@ def faster_lvis_evaluate(gt, results: Union[str, List[dict]], iou_type: str,
     evaluator.summarize()
     stats = evaluator.stats_as_dict
     keys = {label: key.replace(f'@{LVIS_MAX_DETS}', f'@{max_dets}')
-            for label, key in _RESULT_KEYS.items()}
+            for label, key in LVIS_RESULT_KEYS.items()}
     return {key: float(stats[label]) for label, key in keys.items()}, evaluator
 
 

@@ -281,14 +281,14 @@ def _summarize(ev, precision, recall, all_cats, backend, max_dets):
         ev.eval = dict(ev.eval, precision=precision, recall=recall)
         ev.summarize()
         return {k: float(v) for k, v in ev.get_results().items()}
-    from .faster_lvis import _RESULT_KEYS
+    from .faster_lvis import LVIS_RESULT_KEYS
     ev.params.catIds = list(all_cats)
     ev.freq_groups = ev._prepare_freq_group()
     ev.eval = dict(ev.eval, precision=precision[..., None], recall=recall[..., None])
     ev.summarize()
     stats = ev.stats_as_dict
     return {key.replace(f'@{LVIS_MAX_DETS}', f'@{max_dets}'): float(stats[label])
-            for label, key in _RESULT_KEYS.items()}
+            for label, key in LVIS_RESULT_KEYS.items()}
 
 
 def evaluate_chunked(gt, chunk_dets: Iterable[Tuple[List[int], List[dict]]], iou_type: str,
