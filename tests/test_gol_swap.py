@@ -85,7 +85,9 @@ SWAP_ITERS, K, WARMUP = 40, 10, 10
 #: 3.38 -> 2.23 (x0.66), loss_cls 1.18 -> 0.62 (x0.53), batch-to-batch s.d. 0.36-0.64 / 0.18-0.43
 #: within a block of K; the margins ask for a fall of 20 % / 25 %. The same swap at mmdet's
 #: unscaled lr 0.02 (8x the per-image lr at batch 2) ran loss_cls 1.27 -> 36.9 -> 559 at
-#: iterations 28-30: caught (non-finite or a last-K mean far above the first).
+#: iterations 28-30: caught (non-finite or a last-K mean far above the first). Break run, GOL
+#: computed on cls_score.detach(): loss x0.89 and loss_cls x1.08 (mask and RPN losses still
+#: fell x0.59 / x0.67): caught.
 MARGIN = {'loss': 0.8, 'loss_cls': 0.75}
 
 
