@@ -128,7 +128,7 @@ def logged_losses(work: Path) -> dict:
     return {k: [r[k] for r in rows] for k in ('loss', 'loss_cls')}
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # 1,001 s at a load average of 10-11 (24 s per iteration); idle: not measured
 @pytest.mark.skipif(not OMNIGLOT.is_dir(), reason=f'Omniglot not found at {OMNIGLOT}')
 def test_readme_swap_trains_on_omniglot_lvis(ci_data, tmp_path):
     """mmdet's LVIS Mask R-CNN with the README's GOL swap, through tools/train.py, trains
