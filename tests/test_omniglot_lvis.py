@@ -121,7 +121,7 @@ CI_ITERS = 150
 #: (3 seeds and the control) did not finish on the shared machine in this round (a 150-iteration
 #: run passed 900 s without reaching iteration 25 at a load average of 11); one plain
 #: tools/train.py + tools/test.py run of its config (seed 0, 2 threads) reached bbox 0.174 /
-#: segm 0.162; its control has not been run. The 400-iteration
+#: segm 0.162 (its seed-0 control: below). The 400-iteration
 #: Omniglot-LVIS benchmark of the same backbone reached 31.3 +- 2.1 bbox / 30.4 +- 0.9 segm AP
 #: (docs/detection_benchmark.md). Replace with the calibrated values. A second calibration
 #: round (issue 23) did not finish either: at a load average of 9-11 no run reached iteration
