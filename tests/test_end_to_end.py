@@ -15,8 +15,7 @@ thresholds lie between the controls and the real model, measured at seeds 0, 1 a
 
 TOP1_MIN = 31 sits 4.0 and 4.2 points from the nearest of them (about 2.7 binomial standard
 deviations of the 1,000 test images each way), MEDIUM_MIN = 12 sits 8.2 and 7.4 (over 5
-of its 500). With the gates made constant and frozen in the model code, the real run failed
-both (top-1 27.1, medium 5.4).
+of its 500).
 
 (Exact resume is tested once, the strongest way, in tests/engine/test_exact_resume.py.)"""
 import json
