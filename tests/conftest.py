@@ -63,6 +63,14 @@ SLOW = (
     'tests/models/activations/test_iieu.py::test_compiled_kernels_equal_eager',
     'tests/models/activations/test_residual_act.py::test_compiled_fused_block_equals_eager',
     'tests/models/activations/test_norm_act.py::test_eval_mode_gradcheck_and_fp32_inference',
+    # tools and converters run as subprocesses (8-31 s each in the full suite's durations);
+    # the logic they reach keeps in-process tests in the fast loop
+    'tests/engine/test_class_check.py::test_train_refuses_',
+    'tests/engine/test_class_check.py::test_test_py_refuses_test_labels_outside_the_head',
+    'tests/tools/test_setup_env.py::test_two_clones_each_import_their_own_code',
+    'tests/test_omniglot_lvis.py::test_converter_',
+    'tests/tools/test_analysis_tools.py::test_compare_gates_table_and_plots',
+    'tests/tools/test_reliability_diagram.py::test_reliability_diagram',
 )
 
 

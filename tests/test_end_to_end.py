@@ -1,12 +1,21 @@
 """Real runs of the quick-start model on real Fashion-MNIST-LT through tools/train.py and
-tools/test.py: training beats chance and reports every shot-wise key.
+tools/test.py: training beats chance, reports every shot-wise key, and beats two control runs.
 
-Control runs (``GATED_MM_E2E_CONTROL=1``): the same subset, schedule and model with (a) the
-training labels shuffled (images no longer tell the class; the long tail alone still gives
-many > few) and (b) constant gates (AGLU and the APA gates at κ = 0, λ = 1, frozen: η = 1/2
-everywhere, a linear network). A threshold is calibrated when both controls stay below it;
-the numbers over seeds are still to be measured (on the shared 2-core machine both runs
-timed out at 900 s), so TOP1_MIN is the former 25 % until then.
+Control runs (``test_control_runs_stay_below_the_thresholds``, run by default, marked slow as
+the whole module): the same subset, schedule, seed and model with (a) the training labels
+shuffled (images no longer tell the class; the long tail alone still gives many > few) and
+(b) constant gates (AGLU and the APA gates at κ = 0, λ = 1, frozen: η = 1/2 everywhere, so the
+network is linear in its input apart from BatchNorm's batch statistics in training). The
+thresholds lie between the controls and the real model, measured at seeds 0, 1 and 2 (README,
+"Tests"), top-1 / medium-shot accuracy in %, lowest or highest over the seeds:
+
+    real run                      lowest  35.0 / 20.2
+    constant gates (control)      highest 26.8 / 4.6
+    shuffled labels (control)     highest 10.9 / 0.0
+
+TOP1_MIN = 31 sits 4.0 and 4.2 points from the nearest of them (about 2.7 binomial standard
+deviations of the 1,000 test images each way), MEDIUM_MIN = 12 sits 8.2 and 7.4 (over 5
+of its 500).
 
 (Exact resume is tested once, the strongest way, in tests/engine/test_exact_resume.py.)"""
 import json
@@ -19,7 +28,9 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-TOP1_MIN = 25.0  # to be calibrated against the control runs (module docstring)
+# Thresholds between the control runs and the real model (module docstring; README "Tests").
+TOP1_MIN = 31.0
+MEDIUM_MIN = 12.0
 QUICKSTART = ROOT / ('configs/fashion_mnist_lt/'
                      'gated-se-resnet26-w16_apa-aglu_1xb128-10e_fashion-mnist-lt.py')
 
@@ -110,10 +121,11 @@ val_evaluator = dict(train_dataset=train_set)
 test_evaluator = val_evaluator
 """)
     else:
-        const = "dict(_delete_=True, type='{}', kappa_init=0.0, lambda_init=1.0)"
+        const = "dict(type='{}', kappa_init=0.0, lambda_init=1.0)"
         frozen = 'dict(lr_mult=0.0, decay_mult=0.0)'
+        # _delete_: the base's AGLU has (low, high) init ranges; its SE gate is the style's
         path.write_text(f"""_base_ = [{str(subset_config)!r}]
-model = dict(backbone=dict(act_cfg={const.format('AGLU')},
+model = dict(backbone=dict(act_cfg=dict(_delete_=True, **{const.format('AGLU')}),
                            attention_cfg=dict(gate_cfg={const.format('APA')})))
 optim_wrapper = dict(paramwise_cfg=dict(custom_keys={{'.kappa': {frozen}, '.lambda_': {frozen}}}))
 """)
@@ -129,8 +141,9 @@ def test_train_and_test_beat_chance_with_shot_metrics(subset_config, tmp_path):
     assert all(0 <= metrics[k] <= 100 for k in keys)
     # balanced test subset: top-1 equals the mean class accuracy
     assert metrics['shot/top1'] == pytest.approx(metrics['shot/mean_class'], abs=1e-6)
-    # 10 classes: chance is 10 % (1,000 test images: 25 % is 15 standard deviations above)
+    # 10 classes: chance is 10 %; both controls stay below these (module docstring)
     assert metrics['shot/top1'] > TOP1_MIN, metrics
+    assert metrics['shot/medium'] > MEDIUM_MIN, metrics
     assert metrics['shot/many'] > metrics['shot/few'], metrics
     printed = run('tools/analysis_tools/print_metrics.py', work / 'test_metrics.json').stdout
     assert 'shot/few' in printed and f"{metrics['shot/top1']:6.2f}" in printed
@@ -139,11 +152,12 @@ def test_train_and_test_beat_chance_with_shot_metrics(subset_config, tmp_path):
     assert list(work.glob('*/vis_data/events.out.tfevents.*'))
 
 
-@pytest.mark.skipif(not os.environ.get('GATED_MM_E2E_CONTROL'),
-                    reason='the control runs of the module docstring (GATED_MM_E2E_CONTROL=1)')
 @pytest.mark.parametrize('kind', ['shuffled', 'constant-gates'])
 def test_control_runs_stay_below_the_thresholds(subset_config, tmp_path, kind):
+    """Each control fails both of the real run's learning checks: the thresholds are
+    calibrated (module docstring)."""
     metrics = train_and_test(control_config(subset_config, tmp_path, kind), tmp_path / 'work')
     print(f"\ncontrol {kind}: top-1 {metrics['shot/top1']:.2f} many {metrics['shot/many']:.2f} "
-          f"few {metrics['shot/few']:.2f}")
+          f"medium {metrics['shot/medium']:.2f} few {metrics['shot/few']:.2f}")
     assert metrics['shot/top1'] <= TOP1_MIN, metrics
+    assert metrics['shot/medium'] <= MEDIUM_MIN, metrics

@@ -197,6 +197,38 @@ def interleaved(fns: dict, repeats: int, warmup: int, device) -> dict:
     return out
 
 
+def classifier_step(backbone, x, y, num_classes=1000):
+    """A training step and an inference pass of ``backbone`` with a classifier on top.
+
+    The classifier global-average-pools the backbone's last output map, (N, C, H, W) → (N, C),
+    and a linear layer maps it to ``num_classes`` logits; the step is cross-entropy against
+    ``y`` (N,), backward and one SGD step (lr 0.01, momentum 0.9) over the backbone's and the
+    head's parameters, in training mode. ``infer`` runs the backbone alone on ``x`` in eval mode
+    without gradients. Returns ``dict(step=..., infer=..., params=...)`` (``params``: the
+    backbone's parameter count).
+    """
+    backbone.eval()
+    with torch.no_grad():
+        feat_dim = backbone(x[:1])[-1].shape[1]
+    head = nn.Linear(feat_dim, num_classes)
+    opt = torch.optim.SGD(list(backbone.parameters()) + list(head.parameters()), lr=0.01,
+                          momentum=0.9)
+
+    def step():
+        backbone.train()
+        loss = F.cross_entropy(head(backbone(x)[-1].mean(dim=(2, 3))), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    def infer():
+        backbone.eval()
+        with torch.no_grad():
+            backbone(x)
+
+    return dict(step=step, infer=infer, params=sum(p.numel() for p in backbone.parameters()))
+
+
 # ------------------------------------------------------------------------------- op level
 def op_cases(shape, device):
     """(name, native, reference, ours, extra call args, has compiled kernels) per op."""

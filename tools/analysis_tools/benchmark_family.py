@@ -50,8 +50,6 @@ import sys
 import time
 
 import torch
-import torch.nn.functional as F
-from torch import nn
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 if REPO not in sys.path:
@@ -60,7 +58,8 @@ BASE = osp.join(REPO, 'configs', '_base_', 'models')
 HERE = osp.dirname(osp.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
-from benchmark import SavedByModule, interleaved  # noqa: E402  (timer, saved-bytes meter)
+from benchmark import (SavedByModule, classifier_step,  # noqa: E402
+                       interleaved)
 import public_layouts  # noqa: E402  (the public codes' layouts, plain autograd)
 
 CPU = torch.device('cpu')
@@ -139,24 +138,6 @@ def build(cfg, width):
 def make_model(cfg, width, x, y):
     torch.manual_seed(0)
     backbone = build(cfg, width)
-    backbone.eval()
-    with torch.no_grad():
-        feat_dim = backbone(x[:1])[-1].shape[1]
-    head = nn.Linear(feat_dim, 1000)
-    opt = torch.optim.SGD(list(backbone.parameters()) + list(head.parameters()), lr=0.01,
-                          momentum=0.9)
-
-    def step():
-        backbone.train()
-        loss = F.cross_entropy(head(backbone(x)[-1].mean(dim=(2, 3))), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-
-    def infer():
-        backbone.eval()
-        with torch.no_grad():
-            backbone(x)
 
     def saved():
         """Saved bytes and their :class:`SavedByModule` rows, from one training forward."""
@@ -166,8 +147,7 @@ def make_model(cfg, width, x, y):
         del out
         return s.nbytes, s.rows
 
-    return dict(step=step, infer=infer, saved=saved,
-                params=sum(p.numel() for p in backbone.parameters()))
+    return dict(classifier_step(backbone, x, y), saved=saved)
 
 
 def profile_step(step, top=6):

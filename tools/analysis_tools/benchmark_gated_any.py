@@ -31,8 +31,6 @@ import sys
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
-from torch import nn
 
 REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
@@ -40,7 +38,8 @@ if str(REPO) not in sys.path:
 HERE = str(Path(__file__).resolve().parent)
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
-from benchmark import SavedBytes, environment, interleaved  # noqa: E402
+from benchmark import (SavedBytes, classifier_step, environment,  # noqa: E402
+                       interleaved)
 
 CPU = torch.device('cpu')
 AGLU = dict(type='AGLU', kappa_init=(1.0, 1.3), lambda_init=(0.0, 1.0))
@@ -95,19 +94,6 @@ def make_model(name, variant, x, y):
     registry = importlib.import_module(f'{BACKBONES[name][0]}.registry').MODELS
     torch.manual_seed(0)
     backbone = registry.build(variant_cfg(name, variant, x.shape[-1]))
-    backbone.eval()
-    with torch.no_grad():
-        feat_dim = backbone(x[:1])[-1].shape[1]
-    head = nn.Linear(feat_dim, 1000)
-    opt = torch.optim.SGD(list(backbone.parameters()) + list(head.parameters()), lr=0.01,
-                          momentum=0.9)
-
-    def step():
-        backbone.train()
-        loss = F.cross_entropy(head(backbone(x)[-1].mean(dim=(2, 3))), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
 
     def saved():
         backbone.train()
@@ -117,8 +103,7 @@ def make_model(name, variant, x, y):
         return s.nbytes
 
     units = sum(len(m.units) for m in backbone.modules() if hasattr(m, 'units'))
-    return dict(step=step, saved=saved, units=units,
-                params=sum(p.numel() for p in backbone.parameters()))
+    return dict(classifier_step(backbone, x, y), saved=saved, units=units)
 
 
 def run(args):
