@@ -33,7 +33,7 @@ import tempfile
 from collections import OrderedDict, defaultdict
 from typing import Dict, List, Optional, Sequence, Union
 
-import numpy as np
+from .lvis_streaming import per_category_ap
 
 try:
     from faster_coco_eval import COCO as FasterCOCO
@@ -124,6 +124,24 @@ def faster_lvis_evaluate(gt, results: Union[str, List[dict]], iou_type: str,
     return {key: float(stats[label]) for label, key in keys.items()}, evaluator
 
 
+def check_box_mask_metric(owner: str, ann_file: Optional[str],
+                          metric: Union[str, List[str]]) -> None:
+    """The arguments an LVIS metric that evaluates an annotation file's boxes / masks needs.
+
+    Raises:
+        ValueError: no ``ann_file``, or a ``metric`` other than ``'bbox'`` / ``'segm'``
+            (proposals: use mmdet's ``LVISMetric``); the message starts with ``owner``.
+    """
+    if ann_file is None:
+        raise ValueError(f'{owner} needs ann_file (the LVIS v1 annotation JSON); without it '
+                         'use LVISMetric')
+    metrics = metric if isinstance(metric, list) else [metric]
+    bad = [m for m in metrics if m not in ('bbox', 'segm')]
+    if bad:
+        raise ValueError(f'{owner} evaluates bbox / segm, not {bad}: use LVISMetric for '
+                         'proposals')
+
+
 try:
     from mmdet.evaluation.metrics import LVISMetric
     from mmdet.registry import METRICS
@@ -152,14 +170,7 @@ if LVISMetric is not None:
         def __init__(self, ann_file: Optional[str] = None,
                      metric: Union[str, List[str]] = 'bbox', **kwargs):
             _require()
-            if ann_file is None:
-                raise ValueError('FasterLVISMetric needs ann_file (the LVIS v1 annotation '
-                                 'JSON); without it use LVISMetric')
-            metrics = metric if isinstance(metric, list) else [metric]
-            bad = [m for m in metrics if m not in ('bbox', 'segm')]
-            if bad:
-                raise ValueError(f'FasterLVISMetric evaluates bbox / segm, not {bad}: '
-                                 'use LVISMetric for proposals')
+            check_box_mask_metric('FasterLVISMetric', ann_file, metric)
             super().__init__(ann_file=None, metric=metric, **kwargs)
             with get_local_path(ann_file, backend_args=self.backend_args) as local_path:
                 self._lvis_api = load_lvis_gt(local_path)
@@ -194,13 +205,10 @@ if LVISMetric is not None:
                     logger.info('The testing results of the whole dataset is empty.')
                     break
                 if self.classwise:
-                    precisions = evaluator.eval['precision']
+                    precisions = evaluator.eval['precision'][..., -1]  # the max-dets axis
                     assert len(self.cat_ids) == precisions.shape[2]
                     rows = []
-                    for idx, cat in enumerate(gt.loadCats(self.cat_ids)):
-                        precision = precisions[:, :, idx, 0, -1]
-                        precision = precision[precision > -1]
-                        ap = float(np.mean(precision)) if precision.size else float('nan')
+                    for ap, cat in zip(per_category_ap(precisions), gt.loadCats(self.cat_ids)):
                         rows.append((cat['name'], f'{ap:0.3f}'))
                         eval_results[f'{cat["name"]}_precision'] = round(ap, 3)
                     self._log_table(rows, logger)

@@ -376,14 +376,8 @@ if LVISMetric is not None:
         def __init__(self, ann_file: Optional[str] = None,
                      metric: Union[str, List[str]] = 'bbox', backend: str = 'lvis-api',
                      num_chunks: int = 8, spill_dir: Optional[str] = None, **kwargs):
-            if ann_file is None:
-                raise ValueError('StreamedLVISMetric needs ann_file (the LVIS v1 annotation '
-                                 'JSON)')
-            metrics = metric if isinstance(metric, list) else [metric]
-            bad = [m for m in metrics if m not in ('bbox', 'segm')]
-            if bad:
-                raise ValueError(f'StreamedLVISMetric evaluates bbox / segm, not {bad}: '
-                                 'use LVISMetric for proposals')
+            from .faster_lvis import check_box_mask_metric
+            check_box_mask_metric('StreamedLVISMetric', ann_file, metric)
             if backend not in BACKENDS:
                 raise ValueError(f'backend must be one of {BACKENDS}, got {backend!r}')
             if num_chunks < 1:
